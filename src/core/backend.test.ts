@@ -24,7 +24,7 @@ interface GraphResult {
  * token log-probs (both as tf.gather, whose gradient needs UnsortedSegmentSum, and as a
  * one-hot product), plus a softmax-weighted sum.
  */
-function smallGraph(): GraphResult {
+async function smallGraph(): Promise<GraphResult> {
   const [T, D, V] = [6, 8, 11];
   const x = tf.tensor2d(values(T * D, 1), [T, D]); // [T, D]
   const w1 = tf.tensor2d(values(D * D, 2), [D, D]); // [D, D]
@@ -46,7 +46,11 @@ function smallGraph(): GraphResult {
   };
   const inputs = [x, w1, gamma, w2, emb];
   const { value, grads } = tf.valueAndGrads(f)(inputs);
-  const result = { loss: value.dataSync()[0], grads: grads.map((g) => g.dataSync() as Float32Array) };
+  // await data(): GPU backends in Node cannot read synchronously.
+  const result = {
+    loss: (await value.data())[0],
+    grads: await Promise.all(grads.map(async (g) => (await g.data()) as Float32Array)),
+  };
   tf.dispose([value, ...grads, ...inputs, targets]);
   return result;
 }
@@ -62,13 +66,13 @@ describe('compute backends', () => {
     const cpu = await initBackend('cpu');
     expect(cpu.name).toBe('cpu');
     expect(tf.getBackend()).toBe('cpu');
-    const onCpu = smallGraph();
+    const onCpu = await smallGraph();
 
     const wasm = await initBackend('wasm');
     expect(wasm.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     const before = tf.memory().numTensors;
-    const onWasm = smallGraph();
+    const onWasm = await smallGraph();
     expect(tf.memory().numTensors).toBe(before);
 
     expect(Number.isFinite(onCpu.loss)).toBe(true);
@@ -80,6 +84,25 @@ describe('compute backends', () => {
     });
     // The embedding gradient is non-zero: the registered UnsortedSegmentSum kernel ran.
     expect(maxAbsDiff(onWasm.grads[4], new Float32Array(onWasm.grads[4].length))).toBeGreaterThan(0);
+  });
+
+  // CI installs a software Vulkan driver and sets MDPO_REQUIRE_WEBGPU=1, so there this test
+  // must run; elsewhere it runs where an adapter exists and is skipped otherwise.
+  it('webgpu (software adapter) matches cpu to 1e-5', async (ctx) => {
+    await initBackend('cpu');
+    const onCpu = await smallGraph();
+    try {
+      await initBackend('webgpu-software');
+    } catch (err) {
+      if (process.env.MDPO_REQUIRE_WEBGPU === '1') throw err;
+      ctx.skip();
+    }
+    const before = tf.memory().numTensors;
+    const onGpu = await smallGraph();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Math.abs(onCpu.loss - onGpu.loss)).toBeLessThan(1e-5);
+    onCpu.grads.forEach((g, i) => expect(maxAbsDiff(g, onGpu.grads[i])).toBeLessThan(1e-5));
+    await initBackend('cpu');
   });
 
   it('refuses a requested backend that cannot start, naming it', async () => {

@@ -8,14 +8,16 @@
  * fallback we pretend succeeded.
  */
 import * as tf from '@tensorflow/tfjs-core';
-// The Node bundle of tfjs-core registers no gradients by itself.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { registerMissingGradients } from './gradients';
 
 const nodeRequire = createRequire(import.meta.url);
+
+// tfjs-core's Node bundle registers no gradients, and its ESM files (which do) cannot be
+// loaded by Node's own ESM loader (extensionless imports). The union package's Node bundle
+// registers every gradient, and the cpu backend, into tfjs's global registries.
+nodeRequire('@tensorflow/tfjs');
 
 /** User-facing backend names (what MDPO_BACKEND and --backend accept). */
 export const BACKEND_NAMES = ['cuda', 'webgpu', 'webgpu-software', 'tfjs-node', 'wasm', 'cpu'] as const;
