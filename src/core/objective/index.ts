@@ -1,0 +1,3 @@
+export * from './variants';
+export * from './loss';
+export * from './sft';
