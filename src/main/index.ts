@@ -33,7 +33,7 @@ function createWindow(): BrowserWindow {
 }
 
 void app.whenReady().then(() => {
-  ipcMain.handle('app:info', () => appInfo(app.getAppPath(), 'electron'));
+  ipcMain.handle('app:info', async () => ({ ok: true, value: await appInfo(app.getAppPath(), 'electron', { home: '', features: { datasets: false, training: false, evaluation: false, demo: false, ask: false } }) }));
   createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();

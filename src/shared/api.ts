@@ -1,7 +1,19 @@
 /**
- * The one API contract between the UI and the back end. Types only: every side imports it
- * (renderer, preload, main, CLI) and none of them may add a second definition.
+ * The one API contract between the UI and the back end. Types (and two plain constants)
+ * only: every side imports it (renderer, preload, main, CLI) and none may add a second
+ * definition. Input types come from the zod schemas in ./schemas (validated at every
+ * boundary); outputs are the records below.
+ *
+ * Transport: every method is `domain:verb` with one input object. Electron sends it over
+ * IPC (`ipcRenderer.invoke(channel, input)`), browser mode POSTs it to `/api/<channel>`,
+ * the CLI calls the handler directly. Every transport answers with an ApiResult envelope;
+ * ./client turns that back into a value or a thrown ApiError.
+ * Live events (progress, metrics, status) arrive through `events.subscribe`: IPC messages on
+ * the `events:push` channel in Electron, server-sent events from `/api/events` in the browser.
  */
+import type { MethodInput, TrainConfig, TrainConfigInput } from './schemas';
+
+export type { TrainConfig, TrainConfigInput };
 
 export interface BackendSummary {
   /** User-facing backend name: cuda, webgpu, tfjs-node, wasm, cpu. */
@@ -14,16 +26,354 @@ export interface AppInfo {
   name: string;
   version: string;
   /** Where the UI is running: the Electron shell or browser mode. */
-  mode: 'electron' | 'browser';
+  mode: 'electron' | 'browser' | 'cli';
   backend: BackendSummary;
+  /** The data folder (MDPO_HOME, default ~/.mdpo-studio). */
+  home: string;
+  /** Which optional pieces this build has (the UI hides what is missing). */
+  features: { datasets: boolean; training: boolean; evaluation: boolean; demo: boolean; ask: boolean };
 }
 
-/** Every method the UI can call. IPC channels are `domain:verb`. */
-export interface Api {
-  app: {
-    info(): Promise<AppInfo>;
-  };
+// ---------------------------------------------------------------------------------------
+// Datasets
+// ---------------------------------------------------------------------------------------
+
+export interface DatasetSummary {
+  id: number;
+  name: string;
+  sourcePath: string;
+  format: string;
+  createdAt: string;
+  counts: { records: number; valid: number; errors: number; warnings: number };
 }
+
+/** One problem found in a record: index (0-based record/line), field, message. */
+export interface ValidationIssue {
+  index: number | null;
+  field: string | null;
+  severity: 'error' | 'warning' | 'note';
+  message: string;
+}
+
+/** The validation report stored with a dataset (shape owned by src/core/data). */
+export interface ValidationReport {
+  format: string;
+  counts: { records: number; valid: number; errors: number; warnings: number };
+  issues: ValidationIssue[];
+  /** Length and image-size distributions, free-form (core/data decides). */
+  summary: Record<string, unknown>;
+}
+
+export interface DatasetDetail extends DatasetSummary {
+  report: ValidationReport;
+}
+
+export interface DatasetRecord {
+  index: number;
+  /** An image reference for images:get (null when the image is missing). */
+  image: ImageRef | null;
+  prompt: string;
+  chosen: string;
+  rejected: string;
+  /** Error/warning messages for this record; excluded = has an error. */
+  issues: ValidationIssue[];
+  excluded: boolean;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  offset: number;
+}
+
+export interface NegativePreview {
+  /** PNG data URLs. */
+  original: string;
+  negatives: string[];
+  strategy: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// Runs
+// ---------------------------------------------------------------------------------------
+
+export type RunStatus =
+  | 'queued'
+  | 'running'
+  | 'paused'
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  /** The trainer process died (crash, kill -9, power loss); resumable from its last checkpoint. */
+  | 'interrupted';
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export interface RunSummary {
+  id: number;
+  name: string;
+  datasetId: number | null;
+  variant: string;
+  status: RunStatus;
+  backend: string | null;
+  /** Shared by the dpo and mdpo runs of a matched pair; null otherwise. */
+  pairId: string | null;
+  step: number;
+  totalSteps: number | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Last checkpoint step this run can resume from. */
+  lastCheckpointStep: number | null;
+  /** Latest value of the headline metrics (loss, rewards/accuracies ...). */
+  latest: Record<string, number>;
+  error: SerializedError | null;
+}
+
+export interface RunDetail extends RunSummary {
+  config: TrainConfig;
+  /** Checkpoint folder this run started from (a resumed/forked run), if any. */
+  parentCheckpoint: string | null;
+  checkpoints: CheckpointInfo[];
+  progress: RunProgress | null;
+}
+
+export interface CheckpointInfo {
+  step: number;
+  path: string;
+  createdAt: string;
+}
+
+export interface RunProgress {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  elapsedMs: number;
+  /** null until a few steps give a rate. */
+  etaMs: number | null;
+  pairsPerSec: number | null;
+  tokensPerSec: number | null;
+}
+
+/** One metric's series; steps and values are parallel arrays (cheap to chart). */
+export interface MetricSeries {
+  name: string;
+  steps: number[];
+  /** null where the value was NaN/Inf. */
+  values: (number | null)[];
+}
+
+export interface RunMetrics {
+  runId: number;
+  series: MetricSeries[];
+}
+
+export interface ConfigDifference {
+  /** Dotted path in the config, e.g. "negative.cropMax". */
+  path: string;
+  /** One value per run, in the order asked. */
+  values: unknown[];
+}
+
+export interface ConfigDiff {
+  runIds: number[];
+  differences: ConfigDifference[];
+}
+
+export interface EvaluationRow {
+  /** CHAIR_s, CHAIR_i, Cover, Hal, Cog, POPE/accuracy, POPE/f1, POPE/yes_ratio, image_reliance ... */
+  metric: string;
+  /** POPE setting (random/popular/adversarial) or '' where none applies. */
+  setting: string;
+  value: number;
+}
+
+/** An object mentioned in an answer, with its character span. */
+export interface ParsedObject {
+  name: string;
+  start: number;
+  end: number;
+}
+
+/** A mark on an answer: the object at `start..end` is present in the image or hallucinated. */
+export interface HallucinationMark {
+  object: string;
+  start: number;
+  end: number;
+  kind: 'correct' | 'hallucinated';
+}
+
+export interface OutputRow {
+  id: number;
+  runId: number;
+  image: ImageRef;
+  question: string;
+  answer: string;
+  objects: ParsedObject[];
+  /** null when no annotations exist for the image. */
+  marks: HallucinationMark[] | null;
+}
+
+export interface AskResult {
+  runId: number;
+  answer: string;
+  objects: ParsedObject[];
+  marks: HallucinationMark[] | null;
+}
+
+/**
+ * Opaque image reference, resolved by images:get: `record:<datasetId>:<index>`,
+ * `output:<outputId>`. The UI never sends file paths to read.
+ */
+export type ImageRef = string;
+
+export interface ImageData {
+  /** A PNG/JPEG data URL. */
+  dataUrl: string;
+  width: number;
+  height: number;
+}
+
+export interface DemoStarted {
+  datasetId: number;
+  runIds: number[];
+  pairId: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------
+
+export type ApiEvent =
+  | { type: 'run:status'; runId: number; status: RunStatus; error: SerializedError | null }
+  | ({ type: 'run:progress'; runId: number } & RunProgress)
+  | { type: 'run:metrics'; runId: number; step: number; values: Record<string, number | null> }
+  | { type: 'run:checkpoint'; runId: number; step: number }
+  | { type: 'dataset:imported'; datasetId: number }
+  | { type: 'demo:progress'; stage: string; message: string; fraction: number | null };
+
+// ---------------------------------------------------------------------------------------
+// Methods
+// ---------------------------------------------------------------------------------------
+
+/** Output type of every method, by channel. Inputs: MethodInput<channel> (./schemas). */
+export interface ApiOutputs {
+  'app:info': AppInfo;
+  /** null when the user cancels, or in browser mode (no dialogs: the UI shows a path field). */
+  'app:pickPath': string | null;
+
+  'datasets:import': DatasetDetail;
+  'datasets:list': DatasetSummary[];
+  'datasets:get': DatasetDetail;
+  'datasets:records': Page<DatasetRecord>;
+  'datasets:report': ValidationReport;
+  'datasets:negativePreview': NegativePreview;
+  'datasets:delete': { deleted: true };
+
+  /** One run, or two (dpo first, then mdpo) for a pair. */
+  'runs:create': RunSummary[];
+  'runs:list': RunSummary[];
+  'runs:get': RunDetail;
+  'runs:metrics': RunMetrics;
+  'runs:pause': RunSummary;
+  'runs:resume': RunSummary;
+  'runs:cancel': RunSummary;
+  'runs:delete': { deleted: true };
+  'runs:diff': ConfigDiff;
+  'runs:evaluations': EvaluationRow[];
+  'runs:outputs': Page<OutputRow>;
+  'runs:ask': AskResult;
+
+  'images:get': ImageData;
+
+  'demo:start': DemoStarted;
+}
+
+export type ApiChannel = keyof ApiOutputs;
+
+/** Every channel, at run time (preload and HTTP client build the API from this list). */
+export const API_CHANNELS = [
+  'app:info',
+  'app:pickPath',
+  'datasets:import',
+  'datasets:list',
+  'datasets:get',
+  'datasets:records',
+  'datasets:report',
+  'datasets:negativePreview',
+  'datasets:delete',
+  'runs:create',
+  'runs:list',
+  'runs:get',
+  'runs:metrics',
+  'runs:pause',
+  'runs:resume',
+  'runs:cancel',
+  'runs:delete',
+  'runs:diff',
+  'runs:evaluations',
+  'runs:outputs',
+  'runs:ask',
+  'images:get',
+  'demo:start',
+] as const satisfies readonly ApiChannel[];
+
+type Domain<C> = C extends `${infer D}:${string}` ? D : never;
+type VerbsOf<D extends string> = {
+  [C in ApiChannel as C extends `${D}:${infer V}` ? V : never]: (
+    input: MethodInput<C>,
+  ) => Promise<ApiOutputs[C]>;
+};
+
+/** Every method the UI can call, nested: `api.runs.create({ config, pair: true })`. */
+export type Api = { [D in Domain<ApiChannel>]: VerbsOf<D> } & {
+  events: {
+    /** Calls `listener` for every live event; returns the unsubscribe function. */
+    subscribe(listener: (event: ApiEvent) => void): () => void;
+  };
+};
+
+// ---------------------------------------------------------------------------------------
+// Errors and the wire envelope
+// ---------------------------------------------------------------------------------------
+
+export type ApiErrorCode = 'bad_request' | 'not_found' | 'conflict' | 'unavailable' | 'internal';
+
+export interface ApiErrorBody {
+  code: ApiErrorCode;
+  message: string;
+  /** The offending input field (dotted path) for bad_request. */
+  field?: string;
+}
+
+export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: ApiErrorBody };
+
+/** Thrown by the client side of every transport; carries the field for form errors. */
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly code: ApiErrorCode;
+  readonly field: string | undefined;
+  constructor(body: ApiErrorBody) {
+    super(body.message);
+    this.code = body.code;
+    this.field = body.field;
+  }
+}
+
+/** HTTP status for each error code (browser mode). */
+export const HTTP_STATUS: Record<ApiErrorCode, number> = {
+  bad_request: 400,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+  internal: 500,
+};
 
 /** The global the preload exposes in Electron. */
 export const API_GLOBAL = 'mdpo' as const;
+/** IPC channel on which main pushes ApiEvents to the window. */
+export const EVENTS_CHANNEL = 'events:push' as const;

@@ -1,0 +1,192 @@
+/**
+ * Input schemas for every API method, and the training configuration with MDPO.md's defaults.
+ *
+ * The one place where inputs are validated: the IPC handlers, the HTTP server and the CLI
+ * all parse with these before a handler runs, and the renderer may use the same schemas to
+ * refuse a form value with the same reason the back end would give. zod is bundled into the
+ * renderer; the preload must NOT import this file (a sandboxed preload cannot require zod).
+ */
+import { z } from 'zod';
+import type { ApiChannel } from './api';
+
+const id = z.number().int().positive();
+
+// ---------------------------------------------------------------------------------------
+// Training configuration
+// ---------------------------------------------------------------------------------------
+
+export const VARIANTS = ['dpo', 'mdpo', 'mdpo-no-conditional', 'mdpo-no-anchor', 'dpo-no-image'] as const;
+export const ANCHOR_PLACEMENTS = ['chosen', 'chosen+rejected', 'chosen+rejected+negative'] as const;
+export const NEGATIVE_STRATEGIES = ['crop', 'random-image', 'augment'] as const;
+export const SCHEDULES = ['cosine', 'linear', 'constant'] as const;
+export const BACKEND_CHOICES = ['auto', 'cuda', 'webgpu', 'webgpu-software', 'tfjs-node', 'wasm', 'cpu'] as const;
+
+/** Which base model a run starts from: the built-in world's shipped base, or a checkpoint folder. */
+export const BUILTIN_BASE = 'builtin:world-base' as const;
+
+export const negativeSchema = z
+  .object({
+    /** crop: keep a random region of cropMin..cropMax of the area, resized back (paper: 0.01..0.2). */
+    strategy: z.enum(NEGATIVE_STRATEGIES).default('crop'),
+    cropMin: z.number().gt(0).max(1).default(0.01),
+    cropMax: z.number().gt(0).max(1).default(0.2),
+    /** Same m' for a pair in every epoch (lets reference log-probs be cached for the run). */
+    fixedPerPair: z.boolean().default(true),
+  })
+  .refine((n) => n.cropMin <= n.cropMax, {
+    message: 'cropMin must not exceed cropMax',
+    path: ['cropMin'],
+  });
+
+export const loraSchema = z.object({
+  rank: z.number().int().min(1).max(1024).default(64),
+  alpha: z.number().positive().default(128),
+  dropout: z.number().min(0).max(0.9).default(0),
+  /** Empty = every linear layer of the language model (the paper's choice). */
+  targets: z.array(z.string().min(1)).default([]),
+});
+
+export const trainConfigSchema = z.object({
+  name: z.string().trim().min(1).max(200).optional(),
+  /** A dataset id from datasets:list. */
+  datasetId: id,
+  /** BUILTIN_BASE or a checkpoint folder (config.json + model.safetensors). */
+  baseModel: z.string().min(1).default(BUILTIN_BASE),
+  variant: z.enum(VARIANTS).default('mdpo'),
+  anchor: z.enum(ANCHOR_PLACEMENTS).default('chosen'),
+  beta: z.number().positive().max(100).default(0.1),
+  delta: z.number().min(-1000).max(1000).default(0),
+  /** Term weights; the variant switches terms off, these scale the ones that are on. */
+  weights: z
+    .object({
+      dpo: z.number().min(0).default(1),
+      conditional: z.number().min(0).default(1),
+      anchor: z.number().min(0).default(1),
+    })
+    .prefault({}),
+  negative: negativeSchema.prefault({}),
+  lora: loraSchema.prefault({}),
+  /** null = the base model's documented default (1e-5 for real models). */
+  learningRate: z.number().positive().max(1).nullable().default(null),
+  schedule: z.enum(SCHEDULES).default('cosine'),
+  warmupRatio: z.number().min(0).max(1).default(0.1),
+  epochs: z.number().int().min(1).max(1000).default(3),
+  batchSize: z.number().int().min(1).max(1024).default(4),
+  gradAccum: z.number().int().min(1).max(1024).default(8),
+  weightDecay: z.number().min(0).max(1).default(0.05),
+  adamBeta2: z.number().gt(0).lt(1).default(0.98),
+  maxGradNorm: z.number().positive().default(1),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  backend: z.enum(BACKEND_CHOICES).default('auto'),
+  /** Optimizer steps between checkpoints (0 = only at the end). */
+  checkpointEvery: z.number().int().min(0).default(25),
+  /** Stop after this many optimizer steps (null = epochs decide). */
+  maxSteps: z.number().int().positive().nullable().default(null),
+});
+
+/** What a caller sends (defaults optional). */
+export type TrainConfigInput = z.input<typeof trainConfigSchema>;
+/** What a run stores and the trainer receives (every default filled in). */
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+
+// ---------------------------------------------------------------------------------------
+// Method inputs, keyed by IPC channel
+// ---------------------------------------------------------------------------------------
+
+const runRef = z.object({ runId: id });
+const datasetRef = z.object({ datasetId: id });
+
+export const inputSchemas = {
+  'app:info': z.void(),
+  'app:pickPath': z.object({
+    kind: z.enum(['file', 'folder']),
+    title: z.string().max(200).optional(),
+  }),
+
+  'datasets:import': z.object({
+    path: z.string().min(1),
+    name: z.string().trim().min(1).max(200).optional(),
+    /** auto = detect from the file/folder. */
+    format: z.string().min(1).default('auto'),
+  }),
+  'datasets:list': z.void(),
+  'datasets:get': datasetRef,
+  'datasets:records': datasetRef.extend({
+    offset: z.number().int().min(0).default(0),
+    limit: z.number().int().min(1).max(200).default(50),
+    /** Only valid, only excluded (records with errors) or all. */
+    filter: z.enum(['all', 'valid', 'excluded']).default('all'),
+  }),
+  'datasets:report': datasetRef,
+  'datasets:negativePreview': datasetRef.extend({
+    recordIndex: z.number().int().min(0),
+    strategy: z.enum(NEGATIVE_STRATEGIES).default('crop'),
+    cropMin: z.number().gt(0).max(1).default(0.01),
+    cropMax: z.number().gt(0).max(1).default(0.2),
+    count: z.number().int().min(1).max(16).default(4),
+    seed: z.number().int().min(0).default(0),
+    /** Longest side of the preview PNGs. */
+    size: z.number().int().min(16).max(1024).default(160),
+  }).refine((p) => p.cropMin <= p.cropMax, { message: 'cropMin must not exceed cropMax', path: ['cropMin'] }),
+  'datasets:delete': datasetRef,
+
+  'runs:create': z.object({
+    config: trainConfigSchema,
+    /** true: start a matched pair, a dpo and an mdpo run with identical settings and seed. */
+    pair: z.boolean().default(false),
+  }),
+  'runs:list': z.void(),
+  'runs:get': runRef,
+  'runs:metrics': runRef.extend({
+    /** Only these metric names (default: all). */
+    names: z.array(z.string().min(1)).optional(),
+    /** Only steps > afterStep (for incremental polling). */
+    afterStep: z.number().int().min(-1).default(-1),
+  }),
+  'runs:pause': runRef,
+  'runs:resume': runRef,
+  'runs:cancel': runRef,
+  'runs:delete': runRef,
+  'runs:diff': z.object({ runIds: z.array(id).min(2).max(16) }),
+  'runs:evaluations': runRef,
+  'runs:outputs': runRef.extend({
+    offset: z.number().int().min(0).default(0),
+    limit: z.number().int().min(1).max(500).default(100),
+    onlyHallucinated: z.boolean().default(false),
+  }),
+  'runs:ask': runRef.extend({
+    /** An image reference from a record or an output (see ImageRef). */
+    image: z.string().min(1),
+    question: z.string().trim().min(1).max(2000),
+    maxTokens: z.number().int().min(1).max(512).default(64),
+  }),
+
+  'images:get': z.object({ ref: z.string().min(1), size: z.number().int().min(16).max(2048).optional() }),
+
+  'demo:start': z
+    .object({
+      /** quick: a few steps (tests, first look); full: the default demo settings. */
+      preset: z.enum(['quick', 'full']).default('full'),
+    })
+    .prefault({}),
+} satisfies Record<ApiChannel, z.ZodType>;
+
+export type InputSchemas = typeof inputSchemas;
+/** What a caller passes to a method. */
+export type MethodInput<C extends ApiChannel> = z.input<InputSchemas[C]>;
+/** What a handler receives after validation (defaults filled in). */
+export type ParsedInput<C extends ApiChannel> = z.output<InputSchemas[C]>;
+
+export interface FieldIssue {
+  /** Dotted path of the offending field, e.g. "config.beta". "" for the whole input. */
+  field: string;
+  message: string;
+}
+
+/** Turns a zod error into field-named issues (the first is the one reported). */
+export function describeIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));
+}
