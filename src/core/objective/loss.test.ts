@@ -5,7 +5,7 @@ import type { LogpValues } from './loss';
 import { LossInputError, PREFERENCE_METRIC_NAMES, negLogSigmoid, preferenceLoss, preferenceValues } from './loss';
 import { sftLoss, sftValues } from './sft';
 import type { ObjectiveConfig } from './variants';
-import { ObjectiveConfigError, VARIANT_NAMES, needsImageless, objectiveConfig } from './variants';
+import { ObjectiveConfigError, VARIANT_NAMES, needsImageless, objectiveConfig, validateObjective } from './variants';
 
 const LN2 = Math.log(2);
 
@@ -33,7 +33,7 @@ const ANCHOR_L = (sp(-0.1) + sp(0.1)) / 2; // 0.69439666: softplus(-β(δ - r_l)
 const ANCHOR_M = (sp(-0.2) + sp(0)) / 2; // 0.64564302: softplus(β r(y_w|m'))
 
 function tensors(lp: LogpValues) {
-  return Object.fromEntries(Object.entries(lp).map(([k, v]) => [k, tf.tensor1d(Array.from(v))])) as never;
+  return Object.fromEntries(Object.entries(lp).map(([k, v]) => [k, tf.tensor1d(Array.from(v as ArrayLike<number>))])) as never;
 }
 
 function tensorLoss(lp: LogpValues, config: ObjectiveConfig): number {
@@ -59,13 +59,17 @@ describe('variants', () => {
     expect(objectiveConfig('mdpo', { beta: 0.5, delta: 1, terms: { anchor: 2 } })).toMatchObject({
       beta: 0.5, delta: 1, terms: { dpo: 1, conditional: 1, anchor: 2 },
     });
+    // Weights scale the terms a variant switches on; they cannot switch a term back on.
+    expect(objectiveConfig('dpo', { terms: { conditional: 3, dpo: 2 } }).terms).toEqual({ dpo: 2, conditional: 0, anchor: 0 });
+    expect(objectiveConfig('mdpo', { anchor: 'chosen+rejected+negative' }).anchor).toBe('chosen+rejected+imageless');
   });
 
   it('rejects bad settings up front', () => {
     expect(() => objectiveConfig('mdpo', { beta: 0 })).toThrow(/Expected beta to be a positive number, but got 0/);
     expect(() => objectiveConfig('mdpo', { terms: { dpo: -1 } })).toThrow(ObjectiveConfigError);
     expect(() => objectiveConfig('dpo', { terms: { dpo: 0 } })).toThrow(/Every term weight is 0/);
-    expect(() => objectiveConfig('dpo-no-image', { terms: { conditional: 1 } })).toThrow(/needs useImage/);
+    expect(() => objectiveConfig('dpo-no-image', { anchor: 'chosen+rejected+imageless', terms: { anchor: 1 } })).not.toThrow();
+    expect(() => validateObjective({ ...objectiveConfig('dpo-no-image'), terms: { dpo: 1, conditional: 1, anchor: 0 } })).toThrow(/needs useImage/);
     expect(() => objectiveConfig('ipo' as never)).toThrow(/Unknown variant "ipo"/);
   });
 });

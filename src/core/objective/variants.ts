@@ -62,11 +62,16 @@ export function isVariantName(value: string): value is VariantName {
 export interface ObjectiveOverrides {
   beta?: number;
   delta?: number;
+  /** Scales of the terms the variant switches on (a variant's 0 stays 0), as in TrainConfig.weights. */
   terms?: Partial<TermWeights>;
-  anchor?: AnchorPlacement;
+  /** 'chosen+rejected+negative' (src/shared's name) is accepted for 'chosen+rejected+imageless'. */
+  anchor?: AnchorPlacement | 'chosen+rejected+negative';
 }
 
-/** The full configuration of a variant, with β, δ, weights and anchor placement overridable. */
+/**
+ * The full configuration of a variant. β, δ and the anchor placement are overridable; the
+ * term weights multiply the variant's on/off switches (so `dpo` ignores a conditional weight).
+ */
 export function objectiveConfig(variant: VariantName = 'mdpo', overrides: ObjectiveOverrides = {}): ObjectiveConfig {
   if (!isVariantName(variant)) {
     throw new ObjectiveConfigError(`Unknown variant "${String(variant)}". Expected one of: ${VARIANT_NAMES.join(', ')}.`);
@@ -76,9 +81,13 @@ export function objectiveConfig(variant: VariantName = 'mdpo', overrides: Object
     variant,
     beta: overrides.beta ?? DEFAULT_BETA,
     delta: overrides.delta ?? DEFAULT_DELTA,
-    terms: { ...preset.terms, ...overrides.terms },
+    terms: {
+      dpo: preset.terms.dpo * (overrides.terms?.dpo ?? 1),
+      conditional: preset.terms.conditional * (overrides.terms?.conditional ?? 1),
+      anchor: preset.terms.anchor * (overrides.terms?.anchor ?? 1),
+    },
     useImage: preset.useImage,
-    anchor: overrides.anchor ?? 'chosen',
+    anchor: overrides.anchor === 'chosen+rejected+negative' ? 'chosen+rejected+imageless' : (overrides.anchor ?? 'chosen'),
   };
   validateObjective(config);
   return config;
