@@ -1,0 +1,23 @@
+/**
+ * The world's standard splits. Each split name is part of every scene's generator label, so
+ * splits share no stream: SFT scenes, pair scenes and held-out evaluation scenes never
+ * coincide by construction (only by chance could two scenes look alike).
+ */
+import { generateScenes, type Scene, type SceneOptions } from './scene';
+
+export const SPLITS = { sft: 'sft', pairs: 'pairs', eval: 'eval' } as const;
+
+/** Scenes for preference pairs: never used for SFT or evaluation. */
+export function pairScenes(seed: number, count: number, options: SceneOptions = {}): Scene[] {
+  return generateScenes(seed, SPLITS.pairs, count, options);
+}
+
+/** Held-out scenes for evaluation: never used for SFT or pairs. */
+export function evalScenes(seed: number, count: number, options: SceneOptions = {}): Scene[] {
+  return generateScenes(seed, SPLITS.eval, count, options);
+}
+
+/** The scenes SFT trains on (same ones sftExamples draws). */
+export function sftScenes(seed: number, count: number, options: SceneOptions = {}): Scene[] {
+  return generateScenes(seed, SPLITS.sft, count, options);
+}
