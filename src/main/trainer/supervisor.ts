@@ -1,0 +1,296 @@
+/**
+ * Owns the trainer processes of this app instance and is the one writer of their results:
+ * metrics are buffered and committed in batches (and always with a checkpoint, so a checkpoint
+ * row implies all metrics up to its step). Turns protocol messages into store rows and
+ * ApiEvents. A trainer that exits without a terminal message (crash, SIGKILL) leaves its run
+ * `interrupted`, resumable from its last checkpoint.
+ */
+import { mkdirSync } from 'node:fs';
+import type { ApiEvent, RunProgress, RunStatus, SerializedError } from '../../shared/api';
+import type { Store } from '../store';
+import type { TrainerHandle, TrainerLauncher } from './launch';
+import { Sequencer, type ChildMessage, type ParentMessage, type TrainJob, type Unsequenced } from './protocol';
+
+const FLUSH_MS = 500;
+const FLUSH_ROWS = 500;
+
+interface Live {
+  runId: number;
+  handle: TrainerHandle;
+  out: Sequencer<ParentMessage>;
+  inSeq: Sequencer<ChildMessage>;
+  terminal: boolean;
+  progress: RunProgress | null;
+  done: Promise<RunStatus>;
+  settle: (status: RunStatus) => void;
+}
+
+export class SupervisorError extends Error {
+  override name = 'SupervisorError';
+  constructor(
+    message: string,
+    readonly code: 'not_found' | 'conflict',
+  ) {
+    super(message);
+  }
+}
+
+export interface SupervisorOptions {
+  home: string;
+  launcher: TrainerLauncher;
+  emit?: (event: ApiEvent) => void;
+  /** Extra environment for trainer processes (tests: MDPO_TRAINER_ENGINE). */
+  trainerEnv?: Record<string, string>;
+}
+
+export class Supervisor {
+  private readonly live = new Map<number, Live>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private listeners = new Set<(event: ApiEvent) => void>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: SupervisorOptions,
+  ) {
+    if (options.emit) this.listeners.add(options.emit);
+  }
+
+  /** Adds an event listener; returns the remover. */
+  subscribe(listener: (event: ApiEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: ApiEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch {
+        // A broken listener must not stop training bookkeeping.
+      }
+    }
+  }
+
+  isLive(runId: number): boolean {
+    return this.live.has(runId);
+  }
+
+  progress(runId: number): RunProgress | null {
+    return this.live.get(runId)?.progress ?? null;
+  }
+
+  /** Resolves with the final status when the run's trainer process has exited. */
+  waitFor(runId: number): Promise<RunStatus> {
+    const l = this.live.get(runId);
+    if (l) return l.done;
+    const run = this.store.getRun(runId);
+    if (!run) return Promise.reject(new SupervisorError(`Run ${runId} does not exist.`, 'not_found'));
+    return Promise.resolve(run.status);
+  }
+
+  /** Starts a queued run, or restarts an interrupted/failed/cancelled one from its last checkpoint. */
+  start(runId: number): void {
+    const run = this.store.getRun(runId);
+    if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
+    if (this.live.has(runId)) throw new SupervisorError(`Run ${runId} is already running.`, 'conflict');
+    if (run.status === 'running' || run.status === 'paused') {
+      throw new SupervisorError(`Run ${runId} is ${run.status} in another process (pid ${run.ownerPid}).`, 'conflict');
+    }
+    if (run.status === 'completed') throw new SupervisorError(`Run ${runId} has already completed.`, 'conflict');
+
+    let resumeFrom: TrainJob['resumeFrom'] = null;
+    if (run.status !== 'queued') {
+      const ckpt = this.store.latestCheckpoint(runId);
+      const from = ckpt?.step ?? 0;
+      // Metrics after the checkpoint will be logged again by the resumed run.
+      this.store.deleteMetricsAfter(runId, from);
+      this.store.deleteCheckpointsAfter(runId, from);
+      resumeFrom = ckpt ? { step: ckpt.step, path: ckpt.path } : null;
+      this.store.updateRun(runId, { step: from });
+    }
+    mkdirSync(run.runDir, { recursive: true });
+    const dataset = run.datasetId == null ? null : this.store.getDataset(run.datasetId);
+    const job: TrainJob = {
+      runId,
+      config: run.config,
+      runDir: run.runDir,
+      home: this.options.home,
+      dataset: dataset ? { path: dataset.sourcePath, format: dataset.format } : null,
+      resumeFrom,
+    };
+
+    const handle = this.options.launcher(this.options.trainerEnv);
+    let settle!: (status: RunStatus) => void;
+    const done = new Promise<RunStatus>((resolve) => (settle = resolve));
+    const live: Live = {
+      runId,
+      handle,
+      out: new Sequencer<ParentMessage>(),
+      inSeq: new Sequencer<ChildMessage>(),
+      terminal: false,
+      progress: null,
+      done,
+      settle,
+    };
+    this.live.set(runId, live);
+    this.store.updateRun(runId, {
+      status: 'running',
+      ownerPid: process.pid,
+      trainerPid: handle.pid ?? null,
+      error: null,
+      finishedAt: null,
+    });
+    this.emit({ type: 'run:status', runId, status: 'running', error: null });
+
+    handle.onMessage((message) => this.onMessage(live, message, job));
+    handle.onExit((code, signal) => this.onExit(live, code, signal));
+  }
+
+  pause(runId: number): void {
+    this.command(runId, { type: 'pause' });
+  }
+
+  resume(runId: number): void {
+    if (this.live.has(runId)) this.command(runId, { type: 'resume' });
+    else this.start(runId);
+  }
+
+  cancel(runId: number): void {
+    if (this.live.has(runId)) {
+      this.command(runId, { type: 'cancel' });
+      return;
+    }
+    const run = this.store.getRun(runId);
+    if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
+    if (run.status === 'queued' || run.status === 'interrupted') {
+      this.setStatus(runId, 'cancelled', null);
+      return;
+    }
+    throw new SupervisorError(`Run ${runId} is ${run.status}; only a live, queued or interrupted run can be cancelled.`, 'conflict');
+  }
+
+  /** Stops every trainer (app quit): their runs become interrupted, resumable later. */
+  async shutdown(): Promise<void> {
+    const waits = [...this.live.values()].map((l) => {
+      l.handle.kill('SIGTERM');
+      return l.done;
+    });
+    await Promise.all(waits);
+    this.store.flushMetrics();
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+  }
+
+  private command(runId: number, message: Unsequenced<ParentMessage>): void {
+    const l = this.live.get(runId);
+    if (!l) {
+      const run = this.store.getRun(runId);
+      if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
+      throw new SupervisorError(`Run ${runId} is ${run.status}, not running in this app.`, 'conflict');
+    }
+    l.handle.send(l.out.stamp(message));
+  }
+
+  private scheduleFlush(): void {
+    if (this.store.bufferedMetricCount >= FLUSH_ROWS) {
+      this.flush();
+      return;
+    }
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.store.flushMetrics();
+    for (const l of this.live.values()) {
+      if (l.progress) this.store.updateRun(l.runId, { step: l.progress.step });
+    }
+  }
+
+  private setStatus(runId: number, status: RunStatus, error: SerializedError | null): void {
+    const terminal = status !== 'running' && status !== 'paused' && status !== 'queued';
+    this.store.updateRun(runId, {
+      status,
+      error,
+      ...(terminal ? { finishedAt: new Date().toISOString(), ownerPid: null, trainerPid: null } : {}),
+    });
+    this.emit({ type: 'run:status', runId, status, error });
+  }
+
+  private onMessage(l: Live, m: ChildMessage, job: TrainJob): void {
+    l.inSeq.accept(m);
+    const runId = l.runId;
+    switch (m.type) {
+      case 'ready':
+        l.handle.send(l.out.stamp({ type: 'start', job }));
+        break;
+      case 'started': {
+        const run = this.store.getRun(runId);
+        this.store.updateRun(runId, {
+          backend: m.backend,
+          totalSteps: m.totalSteps,
+          step: m.startStep,
+          startedAt: run?.startedAt ?? new Date().toISOString(),
+        });
+        break;
+      }
+      case 'metrics':
+        this.store.bufferMetrics(runId, m.step, m.values);
+        this.scheduleFlush();
+        this.emit({ type: 'run:metrics', runId, step: m.step, values: m.values });
+        break;
+      case 'progress': {
+        const { seq: _seq, type: _type, runId: _r, ...progress } = m;
+        l.progress = progress;
+        this.emit({ type: 'run:progress', runId, ...progress });
+        break;
+      }
+      case 'checkpoint':
+        this.store.recordCheckpoint(runId, m.step, m.path);
+        this.emit({ type: 'run:checkpoint', runId, step: m.step });
+        break;
+      case 'paused':
+        this.flush();
+        this.store.updateRun(runId, { step: m.step });
+        this.setStatus(runId, 'paused', null);
+        break;
+      case 'resumed':
+        this.setStatus(runId, 'running', null);
+        break;
+      case 'done':
+        l.terminal = true;
+        this.flush();
+        this.store.updateRun(runId, { step: m.step });
+        this.setStatus(runId, 'completed', null);
+        break;
+      case 'cancelled':
+        l.terminal = true;
+        this.flush();
+        this.store.updateRun(runId, { step: m.step });
+        this.setStatus(runId, 'cancelled', null);
+        break;
+      case 'failed':
+        l.terminal = true;
+        this.flush();
+        this.setStatus(runId, 'failed', m.error);
+        break;
+      case 'log':
+      case 'exit':
+        break;
+    }
+  }
+
+  private onExit(l: Live, code: number | null, signal: string | null): void {
+    this.live.delete(l.runId);
+    this.flush();
+    if (!l.terminal) {
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      this.setStatus(l.runId, 'interrupted', {
+        name: 'Interrupted',
+        message: `The trainer process ${how} before the run finished. Resume continues from the last checkpoint.`,
+      });
+    }
+    l.settle(this.store.getRun(l.runId)?.status ?? 'interrupted');
+  }
+}
