@@ -1,0 +1,199 @@
+/**
+ * Format auto-detection: from the path the user picked (a folder or a file) to the data
+ * files, their rows and the record shape. Throws only when the root cannot be read.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { datasetIssue } from './issues';
+import { SHAREGPT_TAGS, type MessageTags } from './messages';
+import { readJsonFile, readJsonlFile, readParquetFile, type FileRows, type RawRow } from './read-files';
+import { detectShape, isConversational, isObject, type Shape } from './records';
+import { DatasetError, type DataIssue, type DatasetFormat } from './types';
+
+export interface DetectedDataset {
+  format: DatasetFormat | null;
+  /** The folder images resolve against (real path). */
+  baseDir: string;
+  /** Data files read, relative to baseDir. */
+  files: string[];
+  rows: RawRow[];
+  shape: Shape | null;
+  issues: DataIssue[];
+}
+
+export interface DetectOptions {
+  /** LLaMA-Factory: which dataset_info.json entry to read when there are several. */
+  dataset?: string;
+}
+
+const DATA_EXT = /\.(json|jsonl|parquet)$/i;
+
+async function listDataFiles(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && DATA_EXT.test(e.name) && !e.name.startsWith('.') && e.name !== 'dataset_infos.json')
+    .map((e) => e.name)
+    .sort();
+}
+
+/** Does a .json file hold a list at the top level? (Reads its first KiB only.) */
+async function startsWithList(abs: string): Promise<boolean> {
+  const fh = await fs.open(abs, 'r');
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(1024), 0, 1024, 0);
+    return /^\uFEFF?\s*\[/.test(buffer.subarray(0, bytesRead).toString('utf8'));
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readByExtension(abs: string, rel: string): Promise<FileRows & { topLevel?: unknown }> {
+  if (/\.parquet$/i.test(rel)) return readParquetFile(abs, rel);
+  if (/\.jsonl$/i.test(rel)) return readJsonlFile(abs, rel);
+  return readJsonFile(abs, rel);
+}
+
+function formatOf(rel: string, shape: Shape | null, first: unknown): DatasetFormat | null {
+  if (!shape) return null;
+  if (/\.parquet$/i.test(rel)) return 'parquet';
+  if (shape.kind === 'sharegpt') return 'llamafactory-sharegpt';
+  const jsonl = /\.jsonl$/i.test(rel);
+  const trl = isConversational(first) || (isObject(first) && 'images' in first);
+  if (trl) return jsonl ? 'trl-jsonl' : 'trl-json';
+  return jsonl ? 'silkie-jsonl' : 'silkie-json';
+}
+
+/** Reads data files (all in one format) and detects the shape from the first object row. */
+async function readFiles(baseDir: string, rels: string[], shape: Shape | null): Promise<DetectedDataset> {
+  const rows: RawRow[] = [];
+  const issues: DataIssue[] = [];
+  for (const rel of rels) {
+    const r = await readByExtension(path.join(baseDir, rel), rel);
+    rows.push(...r.rows);
+    issues.push(...r.issues);
+    if (r.topLevel !== undefined && isObject(r.topLevel) && Object.values(r.topLevel).some((v) => isObject(v) && 'file_name' in v)) {
+      issues[issues.length - 1] = datasetIssue('unknown-format', rel, 'looks like a LLaMA-Factory dataset_info.json; pick its folder, or name the file dataset_info.json');
+    }
+  }
+  const first = rows.find((r) => r.parseError === undefined && isObject(r.value))?.value;
+  const found = shape ?? (first === undefined ? null : detectShape(first));
+  if (!found && rows.length > 0 && issues.length === 0) {
+    const keys = isObject(first) ? Object.keys(first).slice(0, 12).join(', ') : 'no object records';
+    issues.push(datasetIssue('unknown-format', rels[0], `has records of an unknown format (keys: ${keys}); expected {img_path, prompt, chosen, rejected} (mDPO/Silkie), TRL {images, prompt, chosen, rejected}, or sharegpt {conversations, chosen, rejected, images}`));
+  }
+  if (rows.length === 0 && issues.length === 0) issues.push(datasetIssue('empty-dataset', rels.join(', '), 'holds no records'));
+  return { format: formatOf(rels[0], found, first), baseDir, files: rels, rows, shape: found, issues };
+}
+
+interface InfoEntry {
+  file_name?: unknown;
+  formatting?: unknown;
+  ranking?: unknown;
+  columns?: Record<string, unknown>;
+  tags?: Record<string, unknown>;
+}
+
+/** LLaMA-Factory: dataset_info.json names the file, formatting "sharegpt", ranking true, columns, tags. */
+async function readLlamaFactory(baseDir: string, options: DetectOptions): Promise<DetectedDataset> {
+  const infoRel = 'dataset_info.json';
+  const empty = (issue: DataIssue): DetectedDataset => ({ format: 'llamafactory-sharegpt', baseDir, files: [infoRel], rows: [], shape: null, issues: [issue] });
+  let info: unknown;
+  try {
+    info = JSON.parse(await fs.readFile(path.join(baseDir, infoRel), 'utf8'));
+  } catch (e) {
+    return empty(datasetIssue('invalid-dataset-info', infoRel, `is not valid JSON (${(e as Error).message})`));
+  }
+  if (!isObject(info)) return empty(datasetIssue('invalid-dataset-info', infoRel, 'is not an object of dataset entries'));
+  const ranking = Object.entries(info).filter(([, v]) => isObject(v) && v.ranking === true && (v.formatting ?? 'alpaca') === 'sharegpt');
+  let name = options.dataset;
+  if (name === undefined) {
+    if (ranking.length === 0) return empty(datasetIssue('invalid-dataset-info', infoRel, `has no entry with "formatting": "sharegpt" and "ranking": true (entries: ${Object.keys(info).join(', ') || 'none'})`));
+    if (ranking.length > 1) return empty(datasetIssue('ambiguous-dataset', infoRel, `has several ranking entries (${ranking.map(([n]) => n).join(', ')}); pick one by name`));
+    name = ranking[0][0];
+  }
+  const entry = info[name] as InfoEntry | undefined;
+  if (!isObject(entry)) return empty(datasetIssue('invalid-dataset-info', infoRel, `has no entry named ${JSON.stringify(name)}`));
+  if (entry.ranking !== true || entry.formatting !== 'sharegpt') {
+    return empty(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)} is not a sharegpt ranking dataset ("formatting": ${JSON.stringify(entry.formatting ?? 'alpaca')}, "ranking": ${JSON.stringify(entry.ranking ?? false)})`));
+  }
+  if (typeof entry.file_name !== 'string' || entry.file_name === '') return empty(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)} has no "file_name"`));
+  const columns: Record<string, unknown> = isObject(entry.columns) ? entry.columns : {};
+  const tagMap: Record<string, unknown> = isObject(entry.tags) ? entry.tags : {};
+  const col = (k: string, d: string): string => (typeof columns[k] === 'string' ? (columns[k] as string) : d);
+  const tag = (k: string, d: string): string => (typeof tagMap[k] === 'string' ? (tagMap[k] as string) : d);
+  const tags: MessageTags = {
+    roleTag: tag('role_tag', SHAREGPT_TAGS.roleTag),
+    contentTag: tag('content_tag', SHAREGPT_TAGS.contentTag),
+    userTag: tag('user_tag', SHAREGPT_TAGS.userTag),
+    assistantTag: tag('assistant_tag', SHAREGPT_TAGS.assistantTag),
+    systemTag: tag('system_tag', SHAREGPT_TAGS.systemTag),
+  };
+  const shape: Shape = {
+    kind: 'sharegpt',
+    columns: { messages: col('messages', 'conversations'), chosen: col('chosen', 'chosen'), rejected: col('rejected', 'rejected'), images: col('images', 'images') },
+    tags,
+  };
+  const fileRel = entry.file_name;
+  const abs = path.resolve(baseDir, fileRel);
+  if (path.relative(baseDir, abs).startsWith('..') || path.isAbsolute(path.relative(baseDir, abs))) {
+    return empty(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)} has file_name ${JSON.stringify(fileRel)} outside the dataset folder`));
+  }
+  try {
+    const st = await fs.stat(abs);
+    const rels = st.isDirectory() ? (await listDataFiles(abs)).map((f) => path.join(fileRel, f)) : [fileRel];
+    if (rels.length === 0) return empty(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)}: folder ${fileRel} holds no data file`));
+    const d = await readFiles(baseDir, rels, shape);
+    return { ...d, format: 'llamafactory-sharegpt' };
+  } catch (e) {
+    return empty(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)}: cannot read ${fileRel} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`));
+  }
+}
+
+export async function detectDataset(root: string, options: DetectOptions = {}): Promise<DetectedDataset> {
+  let real: string;
+  let isDir: boolean;
+  try {
+    real = await fs.realpath(root);
+    isDir = (await fs.stat(real)).isDirectory();
+    if (isDir) await fs.readdir(real);
+    else await fs.access(real, fs.constants.R_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code ?? (e as Error).message})`;
+    throw new DatasetError('unreadable-root', root, `Dataset ${root} ${why}`);
+  }
+  if (!isDir) {
+    const baseDir = path.dirname(real);
+    const rel = path.basename(real);
+    if (rel === 'dataset_info.json') return readLlamaFactory(baseDir, options);
+    if (!DATA_EXT.test(rel)) {
+      return { format: null, baseDir, files: [rel], rows: [], shape: null, issues: [datasetIssue('unknown-format', rel, 'is not a .json, .jsonl or .parquet file')] };
+    }
+    return readFiles(baseDir, [rel], null);
+  }
+  const names = await listDataFiles(real);
+  if (names.includes('dataset_info.json')) return readLlamaFactory(real, options);
+  let rels = names;
+  if (rels.length === 0) {
+    // Hugging Face layout: data/train-00000-of-00001.parquet
+    try {
+      rels = (await listDataFiles(path.join(real, 'data'))).map((f) => path.join('data', f));
+    } catch {
+      rels = [];
+    }
+  }
+  const none = (issue: DataIssue): DetectedDataset => ({ format: null, baseDir: real, files: rels, rows: [], shape: null, issues: [issue] });
+  if (rels.length === 0) return none(datasetIssue('unknown-format', '.', `folder ${root} holds no .json, .jsonl or .parquet data file (nor dataset_info.json)`));
+  const parquet = rels.filter((r) => /\.parquet$/i.test(r));
+  if (parquet.length === rels.length) return readFiles(real, parquet, null);
+  if (rels.length > 1) {
+    // Side files such as the built-in world's annotations.json are objects, not record lists.
+    const lists: string[] = [];
+    for (const r of rels) if (!/\.json$/i.test(r) || (await startsWithList(path.join(real, r)))) lists.push(r);
+    const preferred = lists.filter((r) => /^(data|train)\.jsonl?$/i.test(path.basename(r)));
+    if (lists.length === 1) rels = lists;
+    else if (preferred.length === 1) rels = preferred;
+    else return none(datasetIssue('ambiguous-dataset', '.', `folder ${root} holds several data files (${rels.join(', ')}); pick one file`));
+  }
+  return readFiles(real, rels, null);
+}
