@@ -11,3 +11,5 @@ export * from './judge';
 export * from './annotations';
 export * from './dataset';
 export * from './splits';
+export * from './evaluate';
+export * from './pairs';

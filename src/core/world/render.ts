@@ -79,3 +79,11 @@ export async function decodePng(png: Buffer): Promise<{ raster: Uint8Array; widt
   const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { raster: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }
+
+/** The scene as the training loop's image: Float32 [H, W, 3] RGB in [0, 1]. */
+export function sceneImage(scene: Scene): Float32Array {
+  const raster = renderScene(scene);
+  const out = new Float32Array(raster.length);
+  for (let i = 0; i < raster.length; i++) out[i] = raster[i] / 255;
+  return out;
+}

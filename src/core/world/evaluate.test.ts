@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateWorld, popeQuestionSet, type AnswerFn } from './evaluate';
+import { DESCRIBE_PROMPT, mentionedKeys, parseDescription } from './grammar';
+import { objectStats } from './pope';
+import { sceneKeys, type Scene } from './scene';
+import { sceneCaption } from './sft';
+import { evalScenes, sftScenes } from './splits';
+import { typicalKeys } from './themes';
+import { parseObjectKey } from './objects';
+import { describeObjects } from './grammar';
+
+const scenes = evalScenes(11, 30);
+const stats = objectStats(sftScenes(11, 300));
+
+/** Answers from the ground truth: a perfect model. */
+const oracle: AnswerFn = async (ss, prompts) =>
+  ss.map((s, i) => {
+    if (prompts[i] === DESCRIBE_PROMPT) return sceneCaption(s);
+    const asked = mentionedKeys(parseDescription(prompts[i].replace(/^Is there|in the image\?$/g, '')))[0];
+    return sceneKeys(s).includes(asked) ? 'yes' : 'no';
+  });
+
+/** A prior-driven model: adds the theme's first absent typical object and always says yes. */
+function baitOf(s: Scene): string | undefined {
+  return typicalKeys(s.theme).find((k) => !sceneKeys(s).includes(k));
+}
+const dreamer: AnswerFn = async (ss, prompts) =>
+  ss.map((s, i) => {
+    if (prompts[i] !== DESCRIBE_PROMPT) return 'yes';
+    const extra = baitOf(s);
+    return describeObjects([...s.objects, ...(extra ? [parseObjectKey(extra)] : [])]);
+  });
+
+describe('evaluateWorld', () => {
+  it('gives a perfect model CHAIR 0, Cover 1 and POPE accuracy 1 with yes-ratio 0.5', async () => {
+    const r = await evaluateWorld({ scenes, stats, answer: oracle, seed: 1, batchSize: 7 });
+    expect(r.scenes).toBe(30);
+    expect(r.description).toMatchObject({ chairS: 0, chairI: 0, cover: 1, hal: 0, cog: 0, unparsedShare: 0 });
+    for (const setting of ['random', 'popular', 'adversarial'] as const) {
+      expect(r.pope[setting]).toMatchObject({ accuracy: 1, precision: 1, recall: 1, f1: 1, yesRatio: 0.5 });
+    }
+    expect(r.descriptions[0].truth).toEqual(sceneKeys(scenes[0]));
+  });
+
+  it('measures a prior-driven model exactly', async () => {
+    let last = 0;
+    const r = await evaluateWorld({ scenes, stats, answer: dreamer, seed: 1, onProgress: (d) => (last = d) });
+    const withBait = scenes.filter((s) => baitOf(s) !== undefined).length;
+    const objects = scenes.reduce((n, s) => n + s.objects.length, 0);
+    expect(r.description.chairS).toBeCloseTo(withBait / 30);
+    expect(r.description.chairI).toBeCloseTo(withBait / (objects + withBait));
+    expect(r.description.cover).toBe(1);
+    expect(r.themeTypicalHallucinationShare).toBe(1);
+    expect(r.pope.adversarial).toMatchObject({ accuracy: 0.5, recall: 1, yesRatio: 1 });
+    expect(last).toBe(30 + r.popeAnswers.length);
+  });
+
+  it('asks every model the same POPE questions for a seed', () => {
+    expect(popeQuestionSet(scenes, stats, 1)).toEqual(popeQuestionSet(scenes, stats, 1));
+    expect(popeQuestionSet(scenes, stats, 1)).not.toEqual(popeQuestionSet(scenes, stats, 2));
+  });
+
+  it('refuses an answerer that returns the wrong number of answers', async () => {
+    await expect(evaluateWorld({ scenes, stats, answer: async () => [], seed: 1 })).rejects.toThrow('Expected 30 answers');
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * Scores any answerer on held-out world scenes with the exact metrics of src/core/eval:
+ * CHAIR_s, CHAIR_i, Cover, Hal, Cog on "Describe the image.", and POPE in its three settings.
+ * The answerer is a plain async function (greedy decoding of a model, a fixed table in tests),
+ * so this file knows nothing about tensors.
+ */
+import { Rng } from '../rng';
+import { chairMetrics, judgeCase, type ChairReport } from '../eval/chair';
+import { POPE_SETTINGS, parsePopeAnswer, popeMetrics, type PopeReport, type PopeSetting } from '../eval/pope';
+import { DESCRIBE_PROMPT, mentionedKeys, parseDescription } from './grammar';
+import { scenePopeQuestions, type ObjectStats, type WorldPopeQuestion } from './pope';
+import { sceneKeys, type Scene } from './scene';
+import { typicalKeys } from './themes';
+
+/** Answers prompts[i] about scenes[i], one answer per request, in order. */
+export type AnswerFn = (scenes: readonly Scene[], prompts: readonly string[]) => Promise<string[]>;
+
+export interface DescriptionSample {
+  sceneId: string;
+  answer: string;
+  truth: string[];
+  hallucinated: string[];
+  covered: string[];
+  missed: string[];
+  unparsed: string[];
+}
+
+export interface PopeSample extends WorldPopeQuestion {
+  answer: string;
+  parsed: 'yes' | 'no';
+}
+
+export interface WorldEvaluation {
+  scenes: number;
+  description: ChairReport;
+  pope: Record<PopeSetting, PopeReport>;
+  /** Share of hallucinated mentions that are typical of the scene's theme (prior-driven). */
+  themeTypicalHallucinationShare: number;
+  descriptions: DescriptionSample[];
+  popeAnswers: PopeSample[];
+}
+
+export interface EvaluateOptions {
+  scenes: readonly Scene[];
+  /** Reference statistics for POPE's popular and adversarial settings (objectStats of SFT scenes). */
+  stats: ObjectStats;
+  answer: AnswerFn;
+  /** Seeds the POPE question draw, so every model is asked the same questions. */
+  seed: number;
+  /** Requests per answer() call (default 64). */
+  batchSize?: number;
+  /** Called after each batch with (done, total) requests. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+async function answerAll(
+  requests: Array<{ scene: Scene; prompt: string }>,
+  answer: AnswerFn,
+  batchSize: number,
+  progress: (n: number) => void,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < requests.length; i += batchSize) {
+    const chunk = requests.slice(i, i + batchSize);
+    const got = await answer(chunk.map((r) => r.scene), chunk.map((r) => r.prompt));
+    if (got.length !== chunk.length) throw new Error(`Expected ${chunk.length} answers from the answerer, but got ${got.length}`);
+    out.push(...got);
+    progress(chunk.length);
+  }
+  return out;
+}
+
+/** The POPE questions every model is asked on these scenes: a pure function of (scenes, stats, seed). */
+export function popeQuestionSet(scenes: readonly Scene[], stats: ObjectStats, seed: number): WorldPopeQuestion[] {
+  return POPE_SETTINGS.flatMap((setting) => scenes.flatMap((scene) => scenePopeQuestions(scene, setting, stats, Rng.derive(seed, `pope/${setting}/${scene.id}`))));
+}
+
+export async function evaluateWorld(options: EvaluateOptions): Promise<WorldEvaluation> {
+  const { scenes, answer } = options;
+  if (scenes.length === 0) throw new Error('Expected at least one scene to evaluate, but got none');
+  const batchSize = options.batchSize ?? 64;
+  const questions = popeQuestionSet(scenes, options.stats, options.seed);
+  const byId = new Map(scenes.map((s) => [s.id, s]));
+  const total = scenes.length + questions.length;
+  let done = 0;
+  const progress = (n: number): void => {
+    done += n;
+    options.onProgress?.(done, total);
+  };
+
+  const captions = await answerAll(scenes.map((scene) => ({ scene, prompt: DESCRIBE_PROMPT })), answer, batchSize, progress);
+  const descriptions: DescriptionSample[] = scenes.map((scene, i) => {
+    const parsed = parseDescription(captions[i]);
+    const truth = sceneKeys(scene);
+    const j = judgeCase({ mentioned: mentionedKeys(parsed), truth });
+    return { sceneId: scene.id, answer: captions[i], truth, hallucinated: j.hallucinated, covered: j.covered, missed: j.missed, unparsed: parsed.unparsed };
+  });
+  const description = chairMetrics(
+    scenes.map((scene, i) => {
+      const truth = sceneKeys(scene);
+      return { mentioned: [...descriptions[i].covered, ...descriptions[i].hallucinated], truth, bait: typicalKeys(scene.theme).filter((k) => !truth.includes(k)), unparsed: descriptions[i].unparsed };
+    }),
+  );
+  let typicalHallucinations = 0;
+  scenes.forEach((scene, i) => {
+    const typical = typicalKeys(scene.theme);
+    typicalHallucinations += descriptions[i].hallucinated.filter((h) => typical.includes(h)).length;
+  });
+
+  const replies = await answerAll(questions.map((q) => ({ scene: byId.get(q.sceneId)!, prompt: q.prompt })), answer, batchSize, progress);
+  const popeAnswers: PopeSample[] = questions.map((q, i) => ({ ...q, answer: replies[i], parsed: parsePopeAnswer(replies[i]) }));
+  const pope = Object.fromEntries(
+    POPE_SETTINGS.map((setting) => [setting, popeMetrics(popeAnswers.filter((a) => a.setting === setting).map((a) => ({ label: a.label, answer: a.parsed })))]),
+  ) as Record<PopeSetting, PopeReport>;
+
+  return {
+    scenes: scenes.length,
+    description,
+    pope,
+    themeTypicalHallucinationShare: description.hallucinatedMentions === 0 ? 0 : typicalHallucinations / description.hallucinatedMentions,
+    descriptions,
+    popeAnswers,
+  };
+}
