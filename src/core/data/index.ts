@@ -1,0 +1,12 @@
+/** Real preference data: import, validation, preprocessing, hard negatives (README.md). */
+export * from './types';
+export { importDataset, type ImportOptions } from './import';
+export { detectDataset, type DetectOptions, type DetectedDataset } from './detect';
+export { type TokenBudget, type TokenCounter, type ValidateOptions } from './validate';
+export { DEFAULT_MAX_PIXELS, checkImageBytes, type ImageCheckOptions } from './image-check';
+export { cleanPrompt, countImageMarkers, stripChatTemplate, stripImageMarkers } from './text';
+export * from './negatives';
+export { ImageCache, CACHE_VERSION } from './image-cache';
+export { decodeRgb, loadImage, loadRgb, normalize, outputShape, readImageBytes, toUnit, type LoadOptions, type PreprocessParams } from './preprocess';
+export { previewNegatives, type NegativePreview, type PreviewOptions } from './preview';
+export { createPreferenceSource, DatasetPreferenceSource, type SkippedRecord, type SourceOptions } from './source';

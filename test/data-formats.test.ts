@@ -1,0 +1,174 @@
+/**
+ * One small valid dataset per format, written by the test into a temp folder; each imports
+ * with zero errors and the same normalised records. Also: the built-in world's dataset.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importDataset } from '../src/core/data/import';
+import { writeParquet } from '../src/core/data/testing/parquet-writer';
+import { snapshot, tempDir, tinyJpeg, tinyPng, writeFiles } from '../src/core/data/testing/fixtures';
+import type { ImportResult } from '../src/core/data/types';
+import { writePreferenceDataset } from '../src/core/world/dataset';
+import { DESCRIBE_PROMPT } from '../src/core/world/grammar';
+import { sceneCaption } from '../src/core/world/sft';
+import { pairScenes } from '../src/core/world/splits';
+
+let root: string;
+let png0: Buffer;
+let png1: Buffer;
+beforeAll(async () => {
+  root = await tempDir('data-formats-');
+  png0 = await tinyPng(8, 6, 0);
+  png1 = await tinyPng(8, 6, 1);
+});
+afterAll(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+const EXPECTED = [
+  { prompt: 'What is in picture 0?', chosen: 'A red square.', rejected: 'A blue circle.' },
+  { prompt: 'What is in picture 1?', chosen: 'Two dogs.', rejected: 'One cat.' },
+];
+
+async function folder(name: string, files: Record<string, string | Uint8Array>): Promise<string> {
+  const dir = path.join(root, name);
+  await writeFiles(dir, { 'images/a.png': png0, 'images/b.png': png1, ...files });
+  return dir;
+}
+
+function expectClean(r: ImportResult, format: ImportResult['format']): void {
+  const errors = r.report.issues.filter((i) => i.severity !== 'note');
+  expect(errors).toEqual([]);
+  expect(r.format).toBe(format);
+  expect(r.records.map(({ prompt, chosen, rejected }) => ({ prompt, chosen, rejected }))).toEqual(EXPECTED);
+  expect(r.report.summary.valid).toBe(2);
+  expect(r.report.excluded).toEqual([]);
+  expect(JSON.parse(JSON.stringify(r.report))).toEqual(r.report);
+}
+
+const silkieRows = [
+  { img_path: 'images/a.png', prompt: 'USER: <image>\nWhat is in picture 0? ASSISTANT:', chosen: 'A red square.', rejected: 'A blue circle.' },
+  { img_path: 'images/b.png', prompt: '<image>\nWhat is in picture 1?', chosen: 'Two dogs.', rejected: 'One cat.' },
+];
+
+const trlRows = [
+  {
+    images: ['images/a.png'],
+    prompt: [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'What is in picture 0?' }] }],
+    chosen: [{ role: 'assistant', content: [{ type: 'text', text: 'A red square.' }] }],
+    rejected: [{ role: 'assistant', content: 'A blue circle.' }],
+  },
+  {
+    images: ['images/b.png'],
+    prompt: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'What is in picture 1?' }] }],
+    chosen: [{ role: 'assistant', content: 'Two dogs.' }],
+    rejected: [{ role: 'assistant', content: 'One cat.' }],
+  },
+];
+
+describe('valid fixtures, one per format', () => {
+  it('mDPO/Silkie JSON (folder and file), chat template and <image> stripped with notes', async () => {
+    const dir = await folder('silkie-json', { 'data.json': JSON.stringify(silkieRows, null, 2) });
+    const before = await snapshot(dir);
+    const r = await importDataset(dir);
+    expectClean(r, 'silkie-json');
+    expect(r.records[0].source).toEqual({ file: 'data.json', index: 0, line: 2 });
+    expect(r.records[0].image).toEqual({ kind: 'file', path: path.join(dir, 'images/a.png'), relPath: 'images/a.png' });
+    expect(r.records[0].imageInfo).toMatchObject({ format: 'png', width: 8, height: 6, channels: 3 });
+    expect(r.report.issues.map((i) => `${i.code}@${i.record}`)).toEqual(['chat-template-stripped@0', 'image-marker-stripped@0', 'image-marker-stripped@1']);
+    expect(r.report.summary.images.width).toMatchObject({ min: 8, max: 8, count: 2 });
+    expect(await snapshot(dir)).toEqual(before);
+    expectClean(await importDataset(path.join(dir, 'data.json')), 'silkie-json');
+  });
+
+  it('mDPO/Silkie JSONL', async () => {
+    const dir = await folder('silkie-jsonl', { 'train.jsonl': silkieRows.map((x) => JSON.stringify(x)).join('\n') + '\n\n' });
+    const r = await importDataset(dir);
+    expectClean(r, 'silkie-jsonl');
+    expect(r.records[1].source).toEqual({ file: 'train.jsonl', index: 1, line: 2 });
+  });
+
+  it('TRL conversational JSON and JSONL (image content parts mark the image)', async () => {
+    const a = await importDataset(await folder('trl-json', { 'prefs.json': JSON.stringify(trlRows) }));
+    expectClean(a, 'trl-json');
+    const b = await importDataset(await folder('trl-jsonl', { 'prefs.jsonl': trlRows.map((x) => JSON.stringify(x)).join('\n') }));
+    expectClean(b, 'trl-jsonl');
+  });
+
+  it('LLaMA-Factory sharegpt ranking via dataset_info.json (custom columns and tags)', async () => {
+    const rows = [
+      { conv: [{ from: 'human', value: '<image>What is in picture 0?' }], pos: { from: 'gpt', value: 'A red square.' }, neg: { from: 'gpt', value: 'A blue circle.' }, pics: ['images/a.png'] },
+      { conv: [{ from: 'human', value: '<image>\nWhat is in picture 1?' }], pos: { from: 'gpt', value: 'Two dogs.' }, neg: { from: 'gpt', value: 'One cat.' }, pics: ['images/b.png'] },
+    ];
+    const info = {
+      other_sft: { file_name: 'sft.json', formatting: 'sharegpt' },
+      my_rlhf: { file_name: 'rlhf.json', formatting: 'sharegpt', ranking: true, columns: { messages: 'conv', chosen: 'pos', rejected: 'neg', images: 'pics' } },
+    };
+    const dir = await folder('llamafactory', { 'dataset_info.json': JSON.stringify(info), 'rlhf.json': JSON.stringify(rows), 'sft.json': '[]' });
+    expectClean(await importDataset(dir), 'llamafactory-sharegpt');
+    expectClean(await importDataset(path.join(dir, 'dataset_info.json'), { dataset: 'my_rlhf' }), 'llamafactory-sharegpt');
+    // The default column names, OpenAI-style tags.
+    const rows2 = rows.map((x) => ({
+      messages: [{ role: 'user', content: x.conv[0].value }],
+      chosen: { role: 'assistant', content: x.pos.value },
+      rejected: { role: 'assistant', content: x.neg.value },
+      images: x.pics,
+    }));
+    const info2 = { d: { file_name: 'd.jsonl', formatting: 'sharegpt', ranking: true, columns: { messages: 'messages' }, tags: { role_tag: 'role', content_tag: 'content', user_tag: 'user', assistant_tag: 'assistant' } } };
+    const dir2 = await folder('llamafactory-openai', { 'dataset_info.json': JSON.stringify(info2), 'd.jsonl': rows2.map((x) => JSON.stringify(x)).join('\n') });
+    expectClean(await importDataset(dir2), 'llamafactory-sharegpt');
+  });
+
+  it('Parquet with embedded image bytes (Hugging Face layout data/*.parquet), read back by ref', async () => {
+    const jpg = await tinyJpeg(8, 6, 1);
+    const bytes = writeParquet(
+      [{ name: 'id', type: 'int64' }, { name: 'image', struct: [{ name: 'bytes', type: 'bytes' }, { name: 'path', type: 'string' }] }, { name: 'prompt', type: 'string' }, { name: 'chosen', type: 'string' }, { name: 'rejected', type: 'string' }],
+      [
+        { id: 10n, image: { bytes: png0, path: 'a.png' }, ...silkieRows[0], img_path: undefined },
+        { id: 11n, image: { bytes: jpg, path: null }, ...silkieRows[1], img_path: undefined },
+      ],
+    );
+    const dir = path.join(root, 'parquet-bytes');
+    await writeFiles(dir, { 'data/train-00000-of-00001.parquet': bytes });
+    const r = await importDataset(dir);
+    expectClean(r, 'parquet');
+    expect(r.records.map((x) => x.id)).toEqual(['10', '11']);
+    expect(r.records[1].image).toMatchObject({ kind: 'embedded', row: 1, column: 'image', byteLength: jpg.length });
+    expect(r.report.summary.images.formats).toEqual({ png: 1, jpeg: 1 });
+    const { readImageBytes } = await import('../src/core/data/preprocess');
+    expect(Buffer.from(await readImageBytes(r.records[1].image)).equals(jpg)).toBe(true);
+  });
+
+  it('Parquet with image paths (a plain string column, and {bytes: null, path})', async () => {
+    const bytes = writeParquet(
+      [{ name: 'img_path', type: 'string' }, { name: 'prompt', type: 'string' }, { name: 'chosen', type: 'string' }, { name: 'rejected', type: 'string' }],
+      silkieRows,
+    );
+    expectClean(await importDataset(await folder('parquet-paths', { 'pairs.parquet': bytes })), 'parquet');
+    const bytes2 = writeParquet(
+      [{ name: 'image', struct: [{ name: 'bytes', type: 'bytes' }, { name: 'path', type: 'string' }] }, { name: 'prompt', type: 'string' }, { name: 'chosen', type: 'string' }, { name: 'rejected', type: 'string' }],
+      silkieRows.map(({ img_path, ...rest }) => ({ image: { bytes: null, path: img_path }, ...rest })),
+    );
+    expectClean(await importDataset(await folder('parquet-struct-paths', { 'pairs.parquet': bytes2 })), 'parquet');
+  });
+});
+
+describe('round trip with the built-in world', () => {
+  it("the world's generated preference dataset imports with zero errors and zero warnings", async () => {
+    const dir = path.join(root, 'world');
+    const scenes = pairScenes(11, 6);
+    const pairs = scenes.flatMap((s, k) => [
+      { scene: s, prompt: DESCRIBE_PROMPT, chosen: sceneCaption(s), rejected: `${sceneCaption(s)} and a pink star ${k}.`, why: 'test' },
+      { scene: s, prompt: 'Is there a red ring in the image?', chosen: 'no', rejected: 'yes', why: 'test' },
+    ]);
+    const written = await writePreferenceDataset(dir, pairs);
+    const r = await importDataset(dir, { budget: { tokenizer: { encode: (t) => t.split(/\s+/).map(() => 1) }, maxAnswerTokens: 64 } });
+    expect(r.report.issues.filter((i) => i.severity !== 'note')).toEqual([]);
+    expect(r.format).toBe('silkie-json');
+    expect(r.report.files).toEqual(['data.json']);
+    expect(r.records).toHaveLength(written.length);
+    expect(r.records.map((x) => x.prompt)).toEqual(written.map((x) => x.prompt));
+    expect(r.report.summary.lengths.chosenTokens?.count).toBe(written.length);
+  });
+});
