@@ -1,0 +1,164 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../backend';
+import { objectiveConfig } from '../objective/variants';
+import type { LoopConfig } from './config';
+import { resolveLoopConfig } from './config';
+import { epochOrder, totalStepsFor, trainPreference, trainSft } from './loop';
+import { TinyPreferenceSource, TinySftSource, tinyModel } from './test-fixtures';
+import type { StepEvent } from './types';
+
+const LN2 = Math.log(2);
+const BASE: Partial<LoopConfig> = { batchSize: 2, gradAccum: 2, epochs: 2, learningRate: 5e-3, seed: 3 };
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+function snapshot(vars: tf.Variable[]): Float32Array[] {
+  return vars.map((v) => (v.dataSync() as Float32Array).slice());
+}
+
+describe('preference loop on the real (tiny) model', () => {
+  it('step 0: every term is log 2 and mdpo = 3 log 2; reports every metric', async () => {
+    const model = tinyModel();
+    const events: StepEvent[] = [];
+    await trainPreference(model, new TinyPreferenceSource(8), { ...BASE, maxSteps: 1 }, { onStep: (e) => events.push(e) });
+    const m = events[0].metrics;
+    expect(m.loss).toBeCloseTo(3 * LN2, 6);
+    for (const k of ['loss/dpo', 'loss/conditional', 'loss/anchor']) expect(m[k]).toBeCloseTo(LN2, 6);
+    for (const k of ['rewards/chosen', 'rewards/margins', 'rewards/imageless_margins']) expect(m[k]).toBeCloseTo(0, 6);
+    expect(m['logps/chosen']).toBeLessThan(0);
+    expect(m['logps/imageless_chosen']).toBeLessThan(0);
+    expect(events[0]).toMatchObject({ step: 1, totalSteps: 1, learningRate: 0 });
+    expect(m.learning_rate).toBe(0); // HF warm-up: the first step has lr 0
+    expect(m.grad_norm).toBeGreaterThan(0);
+    expect(events[0].pairsPerSec).toBeGreaterThan(0);
+    expect(events[0].tokensPerSec).toBeGreaterThan(events[0].pairsPerSec);
+    model.dispose();
+  });
+
+  it('trains LoRA only: adapters change, base weights stay bit-identical; memory flat over 20 steps', async () => {
+    const model = tinyModel();
+    const base = model.params.entries().map(([, v]) => v);
+    const baseBefore = snapshot(base);
+    const loraBefore = snapshot(model.trainableVariables());
+    const counts: number[] = [];
+    const losses: number[] = [];
+    const result = await trainPreference(model, new TinyPreferenceSource(8), { ...BASE, batchSize: 2, gradAccum: 1, maxSteps: 20, epochs: 99 }, {
+      onStep: (e) => {
+        counts.push(tf.memory().numTensors);
+        losses.push(e.metrics.loss);
+      },
+    });
+    expect(result).toMatchObject({ status: 'completed', step: 20, totalSteps: 20 });
+    expect(new Set(counts.slice(1)).size).toBe(1); // flat after the first step
+    expect(snapshot(base)).toEqual(baseBefore);
+    const loraAfter = snapshot(model.trainableVariables());
+    const changed = loraAfter.filter((a, i) => a.some((x, j) => x !== loraBefore[i][j])).length;
+    expect(changed).toBe(loraAfter.length); // every A and B moved
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]); // the preference is being learnt
+    model.dispose();
+  });
+
+  it('two runs with one seed are identical; another seed differs', async () => {
+    const run = async (seed: number) => {
+      const model = tinyModel();
+      const losses: number[] = [];
+      await trainPreference(model, new TinyPreferenceSource(8), { ...BASE, seed, maxSteps: 4 }, { onStep: (e) => losses.push(e.metrics.loss) });
+      const w = snapshot(model.trainableVariables());
+      model.dispose();
+      return { losses, w };
+    };
+    const a = await run(3);
+    const b = await run(3);
+    const c = await run(4);
+    expect(b).toEqual(a);
+    expect(c.losses).not.toEqual(a.losses);
+  });
+
+  it('gradient accumulation: 2 x 2 equals one batch of 4', async () => {
+    const run = async (batchSize: number, gradAccum: number) => {
+      const model = tinyModel();
+      await trainPreference(model, new TinyPreferenceSource(8), { ...BASE, batchSize, gradAccum, maxSteps: 3, shuffle: false });
+      const w = snapshot(model.trainableVariables());
+      model.dispose();
+      return w;
+    };
+    const a = await run(4, 1);
+    const b = await run(2, 2);
+    a.forEach((x, i) => x.forEach((v, j) => expect(Math.abs(v - b[i][j])).toBeLessThan(1e-6)));
+  });
+
+  it('every variant and anchor placement runs, dpo-no-image without pixels', async () => {
+    const variants = [
+      objectiveConfig('dpo'), objectiveConfig('mdpo-no-conditional'), objectiveConfig('mdpo-no-anchor'), objectiveConfig('dpo-no-image'),
+      objectiveConfig('mdpo', { anchor: 'chosen+rejected+imageless' }),
+    ];
+    for (const objective of variants) {
+      const model = tinyModel();
+      const events: StepEvent[] = [];
+      await trainPreference(model, new TinyPreferenceSource(4), { ...BASE, objective, maxSteps: 1 }, { onStep: (e) => events.push(e) });
+      const t = objective.terms;
+      const anchorPieces = objective.anchor === 'chosen' ? 1 : 3;
+      expect(events[0].metrics.loss).toBeCloseTo(LN2 * (t.dpo + t.conditional + t.anchor * anchorPieces), 6);
+      model.dispose();
+    }
+  });
+
+  it('abort stops between steps; beforeStep can pause', async () => {
+    const model = tinyModel();
+    const controller = new AbortController();
+    const seen: number[] = [];
+    let paused = 0;
+    const result = await trainPreference(model, new TinyPreferenceSource(8), { ...BASE }, {
+      signal: controller.signal,
+      beforeStep: async (step) => {
+        if (step === 1) {
+          paused += 1;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      },
+      onStep: (e) => {
+        seen.push(e.step);
+        if (e.step === 2) controller.abort();
+      },
+    });
+    expect(result).toMatchObject({ status: 'aborted', step: 2, checkpoint: null });
+    expect(seen).toEqual([1, 2]);
+    expect(paused).toBe(1);
+    model.dispose();
+  });
+
+  it('refuses a model without adapters, and bad config up front', async () => {
+    const model = tinyModel(1, false);
+    expect(() => trainPreference(model, new TinyPreferenceSource(2))).toThrow(/needs LoRA adapters/);
+    expect(() => resolveLoopConfig({ batchSize: 0 })).toThrow(/Expected batchSize to be a positive integer, but got 0/);
+    model.dispose();
+  });
+
+  it('orders and step counts', () => {
+    const cfg = resolveLoopConfig({ batchSize: 2, gradAccum: 2, epochs: 3, seed: 5 });
+    expect(totalStepsFor(9, cfg)).toBe(9); // ceil(9 / 4) = 3 per epoch
+    expect(totalStepsFor(9, { ...cfg, maxSteps: 4 })).toBe(4);
+    const o = epochOrder(9, 1, cfg);
+    expect([...o].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(epochOrder(9, 1, cfg)).toEqual(o);
+    expect(epochOrder(9, 2, cfg)).not.toEqual(o);
+  });
+});
+
+describe('SFT on the same loop', () => {
+  it('learns a tiny image-dependent task: loss falls well below its start', async () => {
+    const model = tinyModel(1, false); // full fine-tuning of the base
+    const losses: number[] = [];
+    await trainSft(model, new TinySftSource(16), {
+      learningRate: 1e-2, batchSize: 8, gradAccum: 1, epochs: 12, warmupRatio: 0.1, seed: 1, weightDecay: 0,
+    }, { onStep: (e) => losses.push(e.metrics.loss) });
+    const first = losses[0];
+    const last = losses.slice(-3).reduce((a, b) => a + b, 0) / 3;
+    expect(losses).toHaveLength(24);
+    expect(last).toBeLessThan(0.5 * first);
+    model.dispose();
+  });
+});
