@@ -191,9 +191,15 @@ export class Vlm {
   /** Attaches fresh adapters (B = 0) and freezes the base weights. */
   addLora(config: LoraConfig, rng: Rng): LoraState {
     if (this.lora) throw new Error('This model already has LoRA adapters; merge or remove them first');
-    this.lora = LoraState.create(this.config, this.params, config, rng);
+    return this.attachLora(LoraState.create(this.config, this.params, config, rng));
+  }
+
+  /** Attaches existing adapters (e.g. loaded from disk) and freezes the base weights. */
+  attachLora(state: LoraState): LoraState {
+    if (this.lora) throw new Error('This model already has LoRA adapters; merge or remove them first');
+    this.lora = state;
     for (const [, v] of this.params.entries()) v.trainable = false;
-    return this.lora;
+    return state;
   }
 
   /** Drops the adapters (they are disposed) and makes the base trainable again. */
