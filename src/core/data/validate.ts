@@ -51,6 +51,8 @@ interface Work {
 
 function textChecks(w: Work): void {
   const { c } = w;
+  // Nothing more to say about a line that does not parse or a record that is not an object.
+  if (c.issues.some((i) => i.code === 'invalid-json-line' || i.code === 'not-an-object')) return;
   const add = (sev: 'error' | 'note', code: Parameters<typeof recordIssue>[1], field: string, detail: string): void => {
     w.issues.push(recordIssue(sev, code, c.pos, c.index, field, detail));
   };
