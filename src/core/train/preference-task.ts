@@ -119,6 +119,7 @@ export class PreferenceTask implements Task {
       tokens: rows.reduce((s, r) => s + tokenCount(r.promptIds, r.answerIds), 0),
       loss: () => {
         const policy = this.score(rows, true); // [R*b], R = 2 or 3
+        kept?.dispose(); // a second call (finite differences) replaces the first
         kept = tf.keep(policy);
         const part = (k: number) => tf.slice(policy, k * b, b) as tf.Tensor1D; // [b]
         const { loss } = preferenceLoss(

@@ -46,6 +46,7 @@ export class SftTask implements Task {
           { pixels, promptIds: examples.map((e) => e.promptIds), answerIds: examples.map((e) => e.answerIds) },
           { lora: true, dropoutRng: rng },
         ); // [b]
+        kept?.dispose();
         kept = tf.keep(logps);
         return tf.div(tf.neg(tf.sum(logps)), this.stepTokens) as tf.Scalar; // share of the step's token mean
       },
