@@ -5,6 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Store } from '../src/main/store';
 import { trainConfigSchema } from '../src/shared/schemas';
 
+import type { ValidationReport } from '../src/shared/api';
+
+const fakeReport = { root: '/x', format: 'silkie-jsonl', files: [], excluded: [], issues: [], summary: {}, createdAt: '' } as unknown as ValidationReport;
 const dirs: string[] = [];
 function tempDb(): string {
   const dir = mkdtempSync(join(tmpdir(), 'mdpo-store-'));
@@ -16,7 +19,7 @@ afterEach(() => {
 });
 
 function newRun(store: Store): number {
-  const dsId = store.insertDataset({ name: 'd', sourcePath: '/x', format: 'jsonl', report: { format: 'jsonl', counts: { records: 1, valid: 1, errors: 0, warnings: 0 }, issues: [], summary: {} } });
+  const dsId = store.insertDataset({ name: 'd', sourcePath: '/x', format: 'jsonl', counts: { records: 1, valid: 1, errors: 0, warnings: 0 }, report: fakeReport });
   return store.insertRun({ name: 'r', datasetId: dsId, variant: 'mdpo', config: trainConfigSchema.parse({ datasetId: dsId }), runDir: '/tmp/r' });
 }
 

@@ -6,6 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FutureSchemaError, LATEST_VERSION, Store } from '../src/main/store';
 import { migrate, type Migration } from '../src/main/store/migrations';
 
+import type { ValidationReport } from '../src/shared/api';
+
+const fakeReport = { root: '/x', format: 'silkie-jsonl', files: [], excluded: [], issues: [], summary: {}, createdAt: '' } as unknown as ValidationReport;
 const dirs: string[] = [];
 function tempDb(): string {
   const dir = mkdtempSync(join(tmpdir(), 'mdpo-store-'));
@@ -35,7 +38,7 @@ describe('store migrations', () => {
   it('reopening is idempotent and keeps data', () => {
     const path = tempDb();
     const a = Store.open(path);
-    const id = a.insertDataset({ name: 'd', sourcePath: '/x', format: 'jsonl', report: { format: 'jsonl', counts: { records: 2, valid: 2, errors: 0, warnings: 0 }, issues: [], summary: {} } });
+    const id = a.insertDataset({ name: 'd', sourcePath: '/x', format: 'jsonl', counts: { records: 2, valid: 2, errors: 0, warnings: 0 }, report: fakeReport });
     a.close();
     const b = Store.open(path);
     expect(b.getDataset(id)?.counts.records).toBe(2);

@@ -42,42 +42,41 @@ export interface DatasetSummary {
   id: number;
   name: string;
   sourcePath: string;
+  /** silkie-json, silkie-jsonl, trl-json, trl-jsonl, llamafactory-sharegpt, parquet (or 'unknown'). */
   format: string;
   createdAt: string;
+  /** records = all records read; valid = imported; errors = excluded records. */
   counts: { records: number; valid: number; errors: number; warnings: number };
 }
 
-/** One problem found in a record: index (0-based record/line), field, message. */
-export interface ValidationIssue {
-  index: number | null;
-  field: string | null;
-  severity: 'error' | 'warning' | 'note';
-  message: string;
-}
-
-/** The validation report stored with a dataset (shape owned by src/core/data). */
-export interface ValidationReport {
-  format: string;
-  counts: { records: number; valid: number; errors: number; warnings: number };
-  issues: ValidationIssue[];
-  /** Length and image-size distributions, free-form (core/data decides). */
-  summary: Record<string, unknown>;
-}
+/**
+ * The validation report stored with a dataset, exactly as src/core/data produces it (type-only
+ * re-export: the renderer gets the shape, never the code). issues[].code is stable (match on
+ * it, not on messages); issues[].record is the 0-based record index; excluded lists the
+ * indices of records with at least one error.
+ */
+export type { ValidationReport, DataIssue, IssueCode, ValidationSummary, Distribution } from '../core/data/types';
+import type { DataIssue, ValidationReport } from '../core/data/types';
 
 export interface DatasetDetail extends DatasetSummary {
   report: ValidationReport;
 }
 
+/** A valid (imported) record. Records with errors are excluded and listed in the report. */
 export interface DatasetRecord {
+  /** 0-based position among all records of the dataset (the report's issues[].record). */
   index: number;
-  /** An image reference for images:get (null when the image is missing). */
-  image: ImageRef | null;
+  /** The record's own id, or `${file}#${index}`. */
+  id: string;
+  /** An image reference for images:get. */
+  image: ImageRef;
   prompt: string;
   chosen: string;
   rejected: string;
-  /** Error/warning messages for this record; excluded = has an error. */
-  issues: ValidationIssue[];
-  excluded: boolean;
+  /** Where it came from (data file relative to the dataset root, 1-based line when known). */
+  source: { file: string; line: number | null };
+  /** Warnings and notes for this record (errors would have excluded it). */
+  issues: DataIssue[];
 }
 
 export interface Page<T> {

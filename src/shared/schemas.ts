@@ -105,17 +105,14 @@ export const inputSchemas = {
 
   'datasets:import': z.object({
     path: z.string().min(1),
+    /** Display name (default: the file or folder name). The format is detected. */
     name: z.string().trim().min(1).max(200).optional(),
-    /** auto = detect from the file/folder. */
-    format: z.string().min(1).default('auto'),
   }),
   'datasets:list': z.void(),
   'datasets:get': datasetRef,
   'datasets:records': datasetRef.extend({
     offset: z.number().int().min(0).default(0),
     limit: z.number().int().min(1).max(200).default(50),
-    /** Only valid, only excluded (records with errors) or all. */
-    filter: z.enum(['all', 'valid', 'excluded']).default('all'),
   }),
   'datasets:report': datasetRef,
   'datasets:negativePreview': datasetRef.extend({

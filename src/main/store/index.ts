@@ -29,6 +29,7 @@ export interface NewDataset {
   name: string;
   sourcePath: string;
   format: string;
+  counts: DatasetSummary['counts'];
   report: ValidationReport;
 }
 
@@ -159,7 +160,7 @@ export class Store {
   // ------------------------------------------------------------------------- datasets
 
   insertDataset(d: NewDataset): number {
-    const c = d.report.counts;
+    const c = d.counts;
     const info = this.db
       .prepare(
         `INSERT INTO datasets (name, source_path, format, created_at, record_count, valid_count, error_count, warning_count, report)

@@ -1,0 +1,163 @@
+/**
+ * Datasets: import through src/core/data (read-only on the user's files), keep the valid
+ * records beside the store (datasets/<id>/records.json), serve pages of them, their images and
+ * hard-negative previews.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { importDataset } from '../../core/data/import';
+import { describeStrategy, makeNegative, pickOtherIndex, type NegativeStrategy } from '../../core/data/negatives';
+import { readParquetCell } from '../../core/data/read-files';
+import type { PreferenceRecord, ImageRef as CoreImageRef } from '../../core/data/types';
+import { Rng } from '../../core/rng';
+import type { DatasetDetail, DatasetRecord, ImageData, NegativePreview, Page } from '../../shared/api';
+import type { ParsedInput } from '../../shared/schemas';
+import type { Store } from '../store';
+import { badRequest, notFound } from './errors';
+
+export class DatasetService {
+  private cache = new Map<number, PreferenceRecord[]>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly folder: string,
+  ) {}
+
+  async import(input: ParsedInput<'datasets:import'>): Promise<DatasetDetail> {
+    const root = resolve(input.path);
+    try {
+      await stat(root);
+    } catch {
+      throw badRequest(`Nothing to import at ${root}: no such file or folder.`, 'path');
+    }
+    const result = await importDataset(root);
+    const s = result.report.summary;
+    const id = this.store.insertDataset({
+      name: input.name ?? basename(root),
+      sourcePath: root,
+      format: result.format ?? 'unknown',
+      counts: { records: s.records, valid: s.valid, errors: s.excluded, warnings: s.warnings },
+      report: result.report,
+    });
+    const dir = join(this.folder, String(id));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'records.json'), JSON.stringify(result.records));
+    this.cache.set(id, result.records);
+    return this.get(id);
+  }
+
+  get(id: number): DatasetDetail {
+    const d = this.store.getDataset(id);
+    if (!d) throw notFound(`Dataset ${id}`, 'datasetId');
+    return d;
+  }
+
+  records(id: number): PreferenceRecord[] {
+    this.get(id);
+    let records = this.cache.get(id);
+    if (!records) {
+      try {
+        records = JSON.parse(readFileSync(join(this.folder, String(id), 'records.json'), 'utf8')) as PreferenceRecord[];
+      } catch {
+        records = [];
+      }
+      this.cache.set(id, records);
+    }
+    return records;
+  }
+
+  page(input: ParsedInput<'datasets:records'>): Page<DatasetRecord> {
+    const all = this.records(input.datasetId);
+    const report = this.get(input.datasetId).report;
+    const items = all.slice(input.offset, input.offset + input.limit).map((r) => ({
+      index: r.index,
+      id: r.id,
+      image: `record:${input.datasetId}:${r.index}`,
+      prompt: r.prompt,
+      chosen: r.chosen,
+      rejected: r.rejected,
+      source: { file: r.source.file, line: r.source.line ?? null },
+      issues: report.issues.filter((i) => i.record === r.index),
+    }));
+    return { items, total: all.length, offset: input.offset };
+  }
+
+  delete(id: number): void {
+    this.get(id);
+    this.store.deleteDataset(id);
+    this.cache.delete(id);
+    rmSync(join(this.folder, String(id)), { recursive: true, force: true });
+  }
+
+  record(datasetId: number, index: number, field = 'recordIndex'): PreferenceRecord {
+    const r = this.records(datasetId).find((x) => x.index === index);
+    if (!r) throw notFound(`Record ${index} of dataset ${datasetId} (excluded, or out of range)`, field);
+    return r;
+  }
+
+  async imageBytes(ref: CoreImageRef): Promise<Buffer> {
+    if (ref.kind === 'file') return readFile(ref.path);
+    let cell = await readParquetCell(ref.file, ref.row, ref.column);
+    if (Array.isArray(cell)) cell = cell[ref.element ?? 0];
+    if (cell && typeof cell === 'object' && 'bytes' in cell) cell = (cell as { bytes: unknown }).bytes;
+    if (cell instanceof Uint8Array) return Buffer.from(cell);
+    throw new Error(`The embedded image of row ${ref.row} (${ref.column}) could not be read back.`);
+  }
+
+  async image(datasetId: number, index: number, size?: number): Promise<ImageData> {
+    return encodeImage(await this.imageBytes(this.record(datasetId, index, 'ref').image), size);
+  }
+
+  async negativePreview(p: ParsedInput<'datasets:negativePreview'>): Promise<NegativePreview> {
+    const records = this.records(p.datasetId);
+    const record = this.record(p.datasetId, p.recordIndex);
+    const original = await decodeSquare(await this.imageBytes(record.image), p.size);
+    const strategy: NegativeStrategy =
+      p.strategy === 'crop'
+        ? { kind: 'crop', minArea: p.cropMin, maxArea: p.cropMax }
+        : p.strategy === 'augment'
+          ? { kind: 'augment' }
+          : { kind: 'random-image' };
+    if (strategy.kind === 'random-image' && records.length < 2) {
+      throw badRequest('The random-image strategy needs a dataset with at least two valid records.', 'strategy');
+    }
+    const rng = Rng.derive(p.seed, `preview:${record.id}`);
+    const negatives: string[] = [];
+    for (let k = 0; k < p.count; k++) {
+      let other: Float32Array | undefined;
+      if (strategy.kind === 'random-image') {
+        const pos = records.indexOf(record);
+        const otherRecord = records[pickOtherIndex(pos, records.length, rng)]!;
+        other = (await decodeSquare(await this.imageBytes(otherRecord.image), p.size)).pixels;
+      }
+      const neg = makeNegative(original.pixels, p.size, p.size, strategy, rng, other);
+      negatives.push(await pixelsToPng(neg, p.size));
+    }
+    return { original: await pixelsToPng(original.pixels, p.size), negatives, strategy: describeStrategy(strategy) };
+  }
+}
+
+/** Decodes to [size, size, 3] floats in [0, 1] (stretched, as the model's preprocessing does). */
+async function decodeSquare(bytes: Buffer, size: number): Promise<{ pixels: Float32Array }> {
+  const { data } = await sharp(bytes).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+  const pixels = new Float32Array(size * size * 3);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = data[i]! / 255;
+  return { pixels };
+}
+
+async function pixelsToPng(pixels: Float32Array, size: number): Promise<string> {
+  const bytes = Buffer.alloc(pixels.length);
+  for (let i = 0; i < pixels.length; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, pixels[i]!)) * 255);
+  const png = await sharp(bytes, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+  return `data:image/png;base64,${png.toString('base64')}`;
+}
+
+/** Any image file's bytes as a PNG data URL, optionally scaled so the longest side is `size`. */
+export async function encodeImage(bytes: Buffer, size?: number): Promise<ImageData> {
+  let pipeline = sharp(bytes).rotate();
+  if (size) pipeline = pipeline.resize(size, size, { fit: 'inside', withoutEnlargement: true });
+  const { data, info } = await pipeline.png().toBuffer({ resolveWithObject: true });
+  return { dataUrl: `data:image/png;base64,${data.toString('base64')}`, width: info.width, height: info.height };
+}

@@ -1,0 +1,190 @@
+/**
+ * The one set of API handler implementations. Electron IPC, the browser-mode HTTP server and
+ * the CLI all call these (through ./dispatch, which validates inputs with src/shared/schemas).
+ * The Handlers type is derived from the contract, so a missing or mistyped handler is a
+ * compile error, and `satisfies` keeps each implementation's own inferred type.
+ */
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ApiChannel, ApiOutputs, AppInfo, ConfigDiff, ImageData, RunDetail, RunSummary } from '../../shared/api';
+import type { ParsedInput, TrainConfig } from '../../shared/schemas';
+import { appInfo } from '../app-info';
+import { homePaths } from '../home';
+import type { RunRow, Store } from '../store';
+import type { Supervisor } from '../trainer/supervisor';
+import { DatasetService, encodeImage } from './datasets';
+import { badRequest, conflict, HandlerError, notFound } from './errors';
+
+export type Handlers = { [C in ApiChannel]: (input: ParsedInput<C>) => Promise<ApiOutputs[C]> };
+
+export interface HandlerContext {
+  store: Store;
+  supervisor: Supervisor;
+  /** The data folder. */
+  home: string;
+  /** The app's install folder (package.json, resources/). */
+  appRoot: string;
+  mode: AppInfo['mode'];
+  /** A native file/folder dialog (Electron only). */
+  pickPath?: (options: ParsedInput<'app:pickPath'>) => Promise<string | null>;
+  /** Start training runs as soon as they are created (default true; the CLI may defer). */
+  autoStart?: boolean;
+}
+
+/** Pieces that exist in this build; the UI hides the rest. */
+export const FEATURES: AppInfo['features'] = { datasets: true, training: true, evaluation: false, demo: false, ask: false };
+
+function summary(run: RunRow): RunSummary {
+  const { config: _c, runDir: _d, parentCheckpoint: _p, ownerPid: _o, trainerPid: _t, ...rest } = run;
+  return rest;
+}
+
+/** Dotted paths whose values differ between configs. */
+export function diffConfigs(configs: TrainConfig[]): ConfigDiff['differences'] {
+  const flat = configs.map((c) => flatten(c as unknown as Record<string, unknown>));
+  const paths = [...new Set(flat.flatMap((f) => [...f.keys()]))].sort();
+  return paths
+    .map((path) => ({ path, values: flat.map((f) => f.get(path)) }))
+    .filter((d) => d.values.some((v) => JSON.stringify(v) !== JSON.stringify(d.values[0])));
+}
+
+function flatten(obj: Record<string, unknown>, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
+  for (const [key, value] of Object.entries(obj)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (value && typeof value === 'object' && !Array.isArray(value)) flatten(value as Record<string, unknown>, path, out);
+    else out.set(path, value);
+  }
+  return out;
+}
+
+export function createHandlers(ctx: HandlerContext) {
+  const { store, supervisor } = ctx;
+  const paths = homePaths(ctx.home);
+  const datasets = new DatasetService(store, paths.datasets);
+
+  const getRun = (runId: number, field = 'runId'): RunRow => {
+    const run = store.getRun(runId);
+    if (!run) throw notFound(`Run ${runId}`, field);
+    return run;
+  };
+  const summaryOf = (runId: number) => summary(getRun(runId));
+
+  /** record:<datasetId>:<index> from a dataset; output:<id> from a stored output's image file. */
+  const resolveImage = async (ref: string, size: number | undefined): Promise<ImageData> => {
+    const m = /^record:(\d+):(\d+)$/.exec(ref);
+    if (m) return datasets.image(Number(m[1]), Number(m[2]), size);
+    const o = /^output:(\d+)$/.exec(ref);
+    if (o) {
+      const out = store.getOutput(Number(o[1]));
+      if (!out) throw notFound(`Output ${o[1]}`, 'ref');
+      if (out.imagePath) return encodeImage(await readFile(out.imagePath), size);
+      if (out.image.startsWith('record:')) return resolveImage(out.image, size);
+      throw notFound(`The image of output ${o[1]}`, 'ref');
+    }
+    throw badRequest(`Unknown image reference "${ref}"; expected record:<datasetId>:<index> or output:<id>.`, 'ref');
+  };
+
+  const handlers = {
+    'app:info': async () => appInfo(ctx.appRoot, ctx.mode, { home: ctx.home, features: FEATURES }),
+    'app:pickPath': async (input) => (ctx.pickPath ? ctx.pickPath(input) : null),
+
+    'datasets:import': async (input) => datasets.import(input),
+    'datasets:list': async () => store.listDatasets(),
+    'datasets:get': async ({ datasetId }) => datasets.get(datasetId),
+    'datasets:records': async (input) => datasets.page(input),
+    'datasets:report': async ({ datasetId }) => datasets.get(datasetId).report,
+    'datasets:negativePreview': async (input) => datasets.negativePreview(input),
+    'datasets:delete': async ({ datasetId }) => {
+      const used = store.listRuns().filter((r) => r.datasetId === datasetId && supervisor.isLive(r.id));
+      if (used.length) throw conflict(`Dataset ${datasetId} is used by running run ${used[0]!.id}.`);
+      datasets.delete(datasetId);
+      return { deleted: true as const };
+    },
+
+    'runs:create': async ({ config, pair }) => {
+      const dataset = store.getDataset(config.datasetId);
+      if (!dataset) throw notFound(`Dataset ${config.datasetId}`, 'config.datasetId');
+      if (dataset.counts.valid === 0) throw badRequest(`Dataset ${dataset.name} has no valid records to train on.`, 'config.datasetId');
+      const pairId = pair ? randomUUID() : null;
+      const configs: TrainConfig[] = pair
+        ? (['dpo', 'mdpo'] as const).map((variant) => ({ ...config, variant }))
+        : [config];
+      const ids = store.db.transaction(() =>
+        configs.map((c) =>
+          store.insertRun({
+            name: c.name ? (pair ? `${c.name} (${c.variant})` : c.name) : `${c.variant} on ${dataset.name}`,
+            datasetId: dataset.id,
+            variant: c.variant,
+            config: c,
+            runDir: join(paths.runs, randomUUID()),
+            pairId,
+          }),
+        ),
+      )();
+      if (ctx.autoStart !== false) for (const id of ids) supervisor.start(id);
+      return ids.map(summaryOf);
+    },
+    'runs:list': async () => store.listRuns().map(summary),
+    'runs:get': async ({ runId }): Promise<RunDetail> => {
+      const run = getRun(runId);
+      return {
+        ...summary(run),
+        config: run.config,
+        parentCheckpoint: run.parentCheckpoint,
+        checkpoints: store.listCheckpoints(runId),
+        progress: supervisor.progress(runId),
+      };
+    },
+    'runs:metrics': async ({ runId, names, afterStep }) => {
+      getRun(runId);
+      return { runId, series: store.readMetrics(runId, { names, afterStep }) };
+    },
+    'runs:pause': async ({ runId }) => {
+      getRun(runId);
+      supervisor.pause(runId);
+      return summaryOf(runId);
+    },
+    'runs:resume': async ({ runId }) => {
+      getRun(runId);
+      supervisor.resume(runId);
+      return summaryOf(runId);
+    },
+    'runs:cancel': async ({ runId }) => {
+      getRun(runId);
+      supervisor.cancel(runId);
+      return summaryOf(runId);
+    },
+    'runs:delete': async ({ runId }) => {
+      const run = getRun(runId);
+      if (supervisor.isLive(runId)) throw conflict(`Run ${runId} is ${run.status}; cancel it before deleting.`);
+      store.deleteRun(runId);
+      rmSync(run.runDir, { recursive: true, force: true });
+      return { deleted: true as const };
+    },
+    'runs:diff': async ({ runIds }) => {
+      const runs = runIds.map((id, i) => getRun(id, `runIds.${i}`));
+      return { runIds, differences: diffConfigs(runs.map((r) => r.config)) };
+    },
+    'runs:evaluations': async ({ runId }) => {
+      getRun(runId);
+      return store.listEvaluations(runId);
+    },
+    'runs:outputs': async ({ runId, offset, limit, onlyHallucinated }) => {
+      getRun(runId);
+      return { ...store.pageOutputs(runId, offset, limit, onlyHallucinated), offset };
+    },
+    'runs:ask': async () => {
+      throw new HandlerError('unavailable', 'Asking a run\'s model needs the model and generation code, which this build does not have yet.');
+    },
+
+    'images:get': async ({ ref, size }) => resolveImage(ref, size),
+
+    'demo:start': async () => {
+      throw new HandlerError('unavailable', 'The built-in demo needs the scenes world (src/core/world), which this build does not have yet.');
+    },
+  } satisfies Handlers;
+
+  return { handlers: handlers as Handlers, datasets };
+}

@@ -1,0 +1,39 @@
+/** Shared set-up for the API, server and CLI tests: a temp data folder and a tiny dataset. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { openBackend, type Backend } from '../src/main/backend-context';
+
+export const FIXTURE_ENGINE = resolve(__dirname, 'trainer-fixture-engine.ts');
+export const REPO_ROOT = resolve(__dirname, '..');
+
+export function tempDir(prefix = 'mdpo-api-'): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A silkie-jsonl dataset of `n` records with small solid-colour PNGs. */
+export async function writeTinyDataset(dir: string, n = 3): Promise<string> {
+  const root = join(dir, 'tiny-dataset');
+  mkdirSync(join(root, 'images'), { recursive: true });
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const png = await sharp({ create: { width: 32, height: 24, channels: 3, background: { r: 40 * i, g: 100, b: 200 - 30 * i } } })
+      .png()
+      .toBuffer();
+    writeFileSync(join(root, 'images', `${i}.png`), png);
+    lines.push(JSON.stringify({ img_path: `images/${i}.png`, prompt: `<image>\nWhat is in picture ${i}?`, chosen: `A blue square number ${i}.`, rejected: `A red circle and a dog ${i}.` }));
+  }
+  writeFileSync(join(root, 'data.jsonl'), lines.join('\n') + '\n');
+  return root;
+}
+
+export function openTestBackend(home: string, stepMs = 10): Backend {
+  return openBackend({
+    home,
+    mode: 'browser',
+    appRoot: REPO_ROOT,
+    trainerEnv: { MDPO_TRAINER_ENGINE: FIXTURE_ENGINE, FIXTURE_STEP_MS: String(stepMs) },
+  });
+}
