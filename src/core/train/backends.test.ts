@@ -1,0 +1,43 @@
+/** The same training run on the cpu and wasm backends. */
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import type { BackendName } from '../backend';
+import { initBackend } from '../backend';
+import { trainPreference, trainSft } from './loop';
+import { TinyPreferenceSource, TinySftSource, tinyModel } from './test-fixtures';
+
+async function runOn(backend: BackendName) {
+  await initBackend(backend);
+  const model = tinyModel();
+  const metrics: Record<string, number>[] = [];
+  await trainPreference(model, new TinyPreferenceSource(8), { batchSize: 2, gradAccum: 2, maxSteps: 4, learningRate: 5e-3, seed: 6 }, {
+    onStep: (e) => metrics.push(e.metrics),
+  });
+  const weights = model.trainableVariables().map((v) => Array.from(v.dataSync()));
+  model.dispose();
+  const sft = tinyModel(2, false);
+  const sftLosses: number[] = [];
+  await trainSft(sft, new TinySftSource(8), { batchSize: 4, gradAccum: 1, maxSteps: 3, learningRate: 1e-3, seed: 6 }, {
+    onStep: (e) => sftLosses.push(e.metrics.loss),
+  });
+  sft.dispose();
+  return { metrics, weights, sftLosses, backend: tf.getBackend() };
+}
+
+describe('backends', () => {
+  it('cpu and wasm agree to 1e-5 (every metric of every step, the adapters after 4 steps, SFT losses)', async () => {
+    const cpu = await runOn('cpu');
+    const wasm = await runOn('wasm');
+    expect([cpu.backend, wasm.backend]).toEqual(['cpu', 'wasm']);
+    cpu.metrics.forEach((m, s) => {
+      for (const [k, v] of Object.entries(m)) {
+        if (k === 'grad_norm') expect(Math.abs(v - wasm.metrics[s][k]) / v, `${k} at step ${s + 1}`).toBeLessThan(1e-4);
+        else expect(Math.abs(v - wasm.metrics[s][k]), `${k} at step ${s + 1}`).toBeLessThan(1e-5);
+      }
+    });
+    let worst = 0;
+    cpu.weights.forEach((w, i) => w.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - wasm.weights[i][j])))));
+    expect(worst).toBeLessThan(1e-5);
+    cpu.sftLosses.forEach((l, i) => expect(Math.abs(l - wasm.sftLosses[i])).toBeLessThan(1e-5));
+  });
+});
