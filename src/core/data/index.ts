@@ -8,5 +8,6 @@ export { cleanPrompt, countImageMarkers, stripChatTemplate, stripImageMarkers } 
 export * from './negatives';
 export { ImageCache, CACHE_VERSION } from './image-cache';
 export { decodeRgb, loadImage, loadRgb, normalize, outputShape, readImageBytes, toUnit, type LoadOptions, type PreprocessParams } from './preprocess';
+export { clearParquetCellCache } from './read-files';
 export { previewNegatives, type NegativePreview, type PreviewOptions } from './preview';
 export { createPreferenceSource, DatasetPreferenceSource, type SkippedRecord, type SourceOptions } from './source';

@@ -128,10 +128,27 @@ function plain(v: unknown): unknown {
   return v;
 }
 
-/** Reads one parquet cell back (for embedded images after import). */
+/**
+ * Reads one parquet cell back (embedded images after import). The whole column of the last
+ * file read is kept (one file at a time), so a pass over the records in order decodes each
+ * file's image column once instead of once per record.
+ */
+let columnCache: { key: string; cells: unknown[] } | null = null;
+
 export async function readParquetCell(abs: string, row: number, column: string): Promise<unknown> {
-  const buf = await fs.readFile(abs);
-  const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  const rows = await parquetReadObjects({ file, utf8: false, rowStart: row, rowEnd: row + 1, columns: [column] });
-  return rows[0]?.[column];
+  const st = await fs.stat(abs);
+  const key = `${abs}\0${column}\0${st.size}\0${st.mtimeMs}`;
+  if (columnCache?.key !== key) {
+    const buf = await fs.readFile(abs);
+    const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+    const rows = await parquetReadObjects({ file, utf8: false, columns: [column] });
+    columnCache = { key, cells: rows.map((r) => r[column]) };
+  }
+  if (row >= columnCache.cells.length) throw new Error(`${abs} has ${columnCache.cells.length} rows, no row ${row}`);
+  return columnCache.cells[row];
+}
+
+/** Frees the column kept by readParquetCell. */
+export function clearParquetCellCache(): void {
+  columnCache = null;
 }

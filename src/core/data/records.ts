@@ -9,7 +9,7 @@ import { recordIssue } from './issues';
 import { describe, flattenAnswer, flattenPrompt, OPENAI_TAGS, SHAREGPT_TAGS, type MessageTags } from './messages';
 import type { DataIssue, SourcePos } from './types';
 
-export type ImageSpec = { kind: 'path'; path: string } | { kind: 'bytes'; bytes: Uint8Array; name?: string };
+export type ImageSpec = { kind: 'path'; path: string } | { kind: 'bytes'; bytes: Uint8Array; name?: string; element?: number };
 
 export interface Candidate {
   index: number;
@@ -86,15 +86,16 @@ function readImages(value: unknown, field: string, c: Candidate): void {
       c.images.push({ kind: 'path', path: v });
       continue;
     }
+    const element = Array.isArray(value) ? k : undefined;
     const bytes = toBytes(v);
     if (bytes) {
-      c.images.push({ kind: 'bytes', bytes });
+      c.images.push({ kind: 'bytes', bytes, element });
       continue;
     }
     if (isObject(v)) {
       const b = v.bytes === null || v.bytes === undefined ? null : toBytes(v.bytes);
       const p = typeof v.path === 'string' && v.path !== '' ? v.path : undefined;
-      if (b) c.images.push({ kind: 'bytes', bytes: b, name: p });
+      if (b) c.images.push({ kind: 'bytes', bytes: b, name: p, element });
       else if (p !== undefined) c.images.push({ kind: 'path', path: p });
       else c.issues.push(recordIssue('error', 'wrong-type', c.pos, c.index, f, 'image struct has neither bytes nor a path'));
       continue;

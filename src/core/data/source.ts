@@ -11,6 +11,7 @@ import type { PreferenceExample, PreferenceSource } from '../train/types';
 import type { ImageCache } from './image-cache';
 import { makeNegative, pickOtherIndex, validateStrategy, DEFAULT_NEGATIVE, type NegativeStrategy } from './negatives';
 import { cacheKey, loadRgb, outputShape, toUnit, type PreprocessParams } from './preprocess';
+import { clearParquetCellCache } from './read-files';
 import type { PreferenceRecord } from './types';
 import type { TokenCounter } from './validate';
 
@@ -134,6 +135,7 @@ export async function createPreferenceSource(records: PreferenceRecord[], option
     if (inMemory || !r.imageInfo) pixels.push(rgb);
     else pixels.push(cacheKey(r.imageInfo.sha256, params));
   }
+  clearParquetCellCache();
   if (strategy.kind === 'random-image' && kept.length < 2) {
     throw new Error(`The random-image negative needs at least 2 pairs, but the source has ${kept.length}`);
   }

@@ -101,7 +101,16 @@ async function checkSpec(spec: ImageSpec, c: Candidate, baseDir: string, options
     const check = await checkImageBytes(spec.bytes, options);
     const abs = path.join(baseDir, c.pos.file);
     const ref: ImageRef | undefined = check.ok
-      ? { kind: 'embedded', file: abs, row: c.pos.index, column: c.imageField, sha256: check.info.sha256, byteLength: spec.bytes.length, ...(spec.name ? { name: spec.name } : {}) }
+      ? {
+          kind: 'embedded',
+          file: abs,
+          row: c.pos.index,
+          column: c.imageField,
+          sha256: check.info.sha256,
+          byteLength: spec.bytes.length,
+          ...(spec.element !== undefined ? { element: spec.element } : {}),
+          ...(spec.name ? { name: spec.name } : {}),
+        }
       : undefined;
     return { ref, check };
   }
