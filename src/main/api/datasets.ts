@@ -4,14 +4,14 @@
  * hard-negative previews.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { importDataset } from '../../core/data/import';
-import { describeStrategy, makeNegative, pickOtherIndex, type NegativeStrategy } from '../../core/data/negatives';
-import { readParquetCell } from '../../core/data/read-files';
-import type { PreferenceRecord, ImageRef as CoreImageRef } from '../../core/data/types';
-import { Rng } from '../../core/rng';
+import type { NegativeStrategy } from '../../core/data/negatives';
+import { readImageBytes } from '../../core/data/preprocess';
+import { previewNegatives } from '../../core/data/preview';
+import type { PreferenceRecord } from '../../core/data/types';
 import type { DatasetDetail, DatasetRecord, ImageData, NegativePreview, Page } from '../../shared/api';
 import type { ParsedInput } from '../../shared/schemas';
 import type { Store } from '../store';
@@ -97,61 +97,27 @@ export class DatasetService {
     return r;
   }
 
-  async imageBytes(ref: CoreImageRef): Promise<Buffer> {
-    if (ref.kind === 'file') return readFile(ref.path);
-    let cell = await readParquetCell(ref.file, ref.row, ref.column);
-    if (Array.isArray(cell)) cell = cell[ref.element ?? 0];
-    if (cell && typeof cell === 'object' && 'bytes' in cell) cell = (cell as { bytes: unknown }).bytes;
-    if (cell instanceof Uint8Array) return Buffer.from(cell);
-    throw new Error(`The embedded image of row ${ref.row} (${ref.column}) could not be read back.`);
-  }
-
   async image(datasetId: number, index: number, size?: number): Promise<ImageData> {
-    return encodeImage(await this.imageBytes(this.record(datasetId, index, 'ref').image), size);
+    return encodeImage(Buffer.from(await readImageBytes(this.record(datasetId, index, 'ref').image)), size);
   }
 
   async negativePreview(p: ParsedInput<'datasets:negativePreview'>): Promise<NegativePreview> {
     const records = this.records(p.datasetId);
     const record = this.record(p.datasetId, p.recordIndex);
-    const original = await decodeSquare(await this.imageBytes(record.image), p.size);
     const strategy: NegativeStrategy =
       p.strategy === 'crop'
         ? { kind: 'crop', minArea: p.cropMin, maxArea: p.cropMax }
         : p.strategy === 'augment'
           ? { kind: 'augment' }
           : { kind: 'random-image' };
-    if (strategy.kind === 'random-image' && records.length < 2) {
+    const others = records.filter((r) => r !== record).map((r) => r.image);
+    if (strategy.kind === 'random-image' && others.length === 0) {
       throw badRequest('The random-image strategy needs a dataset with at least two valid records.', 'strategy');
     }
-    const rng = Rng.derive(p.seed, `preview:${record.id}`);
-    const negatives: string[] = [];
-    for (let k = 0; k < p.count; k++) {
-      let other: Float32Array | undefined;
-      if (strategy.kind === 'random-image') {
-        const pos = records.indexOf(record);
-        const otherRecord = records[pickOtherIndex(pos, records.length, rng)]!;
-        other = (await decodeSquare(await this.imageBytes(otherRecord.image), p.size)).pixels;
-      }
-      const neg = makeNegative(original.pixels, p.size, p.size, strategy, rng, other);
-      negatives.push(await pixelsToPng(neg, p.size));
-    }
-    return { original: await pixelsToPng(original.pixels, p.size), negatives, strategy: describeStrategy(strategy) };
+    const preview = await previewNegatives(record.image, strategy, p.count, p.seed, p.size, { others });
+    const url = (png: Buffer) => `data:image/png;base64,${png.toString('base64')}`;
+    return { original: url(preview.original), negatives: preview.negatives.map(url), strategy: preview.label };
   }
-}
-
-/** Decodes to [size, size, 3] floats in [0, 1] (stretched, as the model's preprocessing does). */
-async function decodeSquare(bytes: Buffer, size: number): Promise<{ pixels: Float32Array }> {
-  const { data } = await sharp(bytes).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
-  const pixels = new Float32Array(size * size * 3);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = data[i]! / 255;
-  return { pixels };
-}
-
-async function pixelsToPng(pixels: Float32Array, size: number): Promise<string> {
-  const bytes = Buffer.alloc(pixels.length);
-  for (let i = 0; i < pixels.length; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, pixels[i]!)) * 255);
-  const png = await sharp(bytes, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
-  return `data:image/png;base64,${png.toString('base64')}`;
 }
 
 /** Any image file's bytes as a PNG data URL, optionally scaled so the longest side is `size`. */
