@@ -7,3 +7,4 @@ export * from './gradients';
 export * from './checkpoint';
 export { RefCache } from './ref-cache';
 export { pixelBatch } from './pixels';
+export * from './from-shared';

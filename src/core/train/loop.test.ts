@@ -23,14 +23,16 @@ describe('preference loop on the real (tiny) model', () => {
   it('step 0: every term is log 2 and mdpo = 3 log 2; reports every metric', async () => {
     const model = tinyModel();
     const events: StepEvent[] = [];
-    await trainPreference(model, new TinyPreferenceSource(8), { ...BASE, maxSteps: 1 }, { onStep: (e) => events.push(e) });
+    const starts: unknown[] = [];
+    await trainPreference(model, new TinyPreferenceSource(8), { ...BASE, maxSteps: 1 }, { onStep: (e) => events.push(e), onStart: (e) => starts.push(e) });
+    expect(starts).toEqual([{ totalSteps: 1, startStep: 0, size: 8 }]);
     const m = events[0].metrics;
     expect(m.loss).toBeCloseTo(3 * LN2, 6);
     for (const k of ['loss/dpo', 'loss/conditional', 'loss/anchor']) expect(m[k]).toBeCloseTo(LN2, 6);
     for (const k of ['rewards/chosen', 'rewards/margins', 'rewards/imageless_margins']) expect(m[k]).toBeCloseTo(0, 6);
     expect(m['logps/chosen']).toBeLessThan(0);
     expect(m['logps/imageless_chosen']).toBeLessThan(0);
-    expect(events[0]).toMatchObject({ step: 1, totalSteps: 1, learningRate: 0 });
+    expect(events[0]).toMatchObject({ step: 1, totalSteps: 1, learningRate: 0, pairs: 4, epoch: 0.5 });
     expect(m.learning_rate).toBe(0); // HF warm-up: the first step has lr 0
     expect(m.grad_norm).toBeGreaterThan(0);
     expect(events[0].pairsPerSec).toBeGreaterThan(0);
@@ -132,7 +134,10 @@ describe('preference loop on the real (tiny) model', () => {
 
   it('refuses a model without adapters, and bad config up front', async () => {
     const model = tinyModel(1, false);
-    expect(() => trainPreference(model, new TinyPreferenceSource(2))).toThrow(/needs LoRA adapters/);
+    await expect(trainPreference(model, new TinyPreferenceSource(2))).rejects.toThrow(/needs LoRA adapters/);
+    const withLora = tinyModel();
+    await expect(trainPreference(withLora, new TinyPreferenceSource(2), { epochs: 0 })).rejects.toThrow(/Expected epochs to be a positive integer, but got 0/);
+    withLora.dispose();
     expect(() => resolveLoopConfig({ batchSize: 0 })).toThrow(/Expected batchSize to be a positive integer, but got 0/);
     model.dispose();
   });

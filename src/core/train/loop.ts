@@ -48,7 +48,7 @@ export class TrainingDivergedError extends Error {
 }
 
 /** mDPO / DPO preference training of the model's LoRA adapters. */
-export function trainPreference(
+export async function trainPreference(
   model: TrainableModel,
   source: PreferenceSource,
   config: Partial<LoopConfig> = {},
@@ -64,7 +64,7 @@ export function trainPreference(
 }
 
 /** Supervised fine-tuning of whatever the model marks trainable (all weights, or adapters). */
-export function trainSft(
+export async function trainSft(
   model: TrainableModel,
   source: SftSource,
   config: Partial<LoopConfig> = {},
@@ -137,6 +137,7 @@ async function runLoop(model: TrainableModel, task: Task, cfg: LoopConfig, hooks
       savedAtStep = step;
     }
 
+    hooks.onStart?.({ totalSteps, startStep: step, size: task.size });
     let order = epochOrder(task.size, epoch, cfg);
     const sessionStart = performance.now();
     const sessionFirstStep = step;
@@ -197,7 +198,7 @@ async function runLoop(model: TrainableModel, task: Task, cfg: LoopConfig, hooks
         const msPerStep = (now - sessionStart) / (step - sessionFirstStep);
         hooks.onStep?.({
           step, totalSteps, epoch: epoch + position / task.size, metrics, learningRate, gradNorm,
-          pairsPerSec: indices.length / seconds, tokensPerSec: tokens / seconds,
+          pairs: indices.length, tokens, pairsPerSec: indices.length / seconds, tokensPerSec: tokens / seconds,
           elapsedMs: now - sessionStart, etaMs: msPerStep * (totalSteps - step),
         });
       } finally {

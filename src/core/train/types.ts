@@ -80,6 +80,10 @@ export interface StepEvent {
   learningRate: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** Pairs (or SFT examples) in this step. */
+  pairs: number;
+  /** Prompt + answer tokens through the policy in this step (image positions not counted). */
+  tokens: number;
   /** Over this step's wall time (reference forwards included). */
   pairsPerSec: number;
   /** Prompt + answer tokens through the policy per second (image positions not counted). */
@@ -94,8 +98,18 @@ export interface CheckpointEvent {
   path: string;
 }
 
+/** Sent once, after a resume (if any) and before the first step. */
+export interface StartEvent {
+  totalSteps: number;
+  /** Steps already done (0, or the checkpoint's step when resuming). */
+  startStep: number;
+  /** Examples (pairs) per epoch. */
+  size: number;
+}
+
 /** How the driver steers a run. */
 export interface LoopHooks {
+  onStart?: (e: StartEvent) => void;
   onStep?: (e: StepEvent) => void;
   onCheckpoint?: (e: CheckpointEvent) => void;
   /** Checked before every step; an aborted run saves a checkpoint and returns 'aborted'. */
