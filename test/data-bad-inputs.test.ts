@@ -24,6 +24,8 @@ interface Case {
   issues: Expected[];
   valid: number;
   notes?: boolean;
+  /** The kept records' ids, when the case is about ids. */
+  ids?: string[];
 }
 
 let root: string;
@@ -130,7 +132,7 @@ const CASES: Case[] = [
     valid: 1,
   },
   { name: 'exact duplicate pair', build: json({ ...good }), issues: [['error', 'duplicate-record', undefined, 1]], valid: 1 },
-  { name: 'duplicate id (kept, warned)', build: async (d) => writeFiles(d, { 'images/a.png': png, 'data.json': JSON.stringify([{ ...good, id: 'p1' }, b({ id: 'p1' })]) }), issues: [['warning', 'duplicate-id', 'id', 1]], valid: 2 },
+  { name: 'duplicate id (kept as p1#1, warned)', build: async (d) => writeFiles(d, { 'images/a.png': png, 'data.json': JSON.stringify([{ ...good, id: 'p1' }, b({ id: 'p1' })]) }), issues: [['warning', 'duplicate-id', 'id', 1]], valid: 2, ids: ['p1', 'p1#1'] },
   { name: 'answer over the token budget (kept, warned)', build: json(b({ chosen: 'word '.repeat(40) })), options: { budget: { tokenizer: words, maxAnswerTokens: 16 } }, issues: [['warning', 'answer-over-budget', 'chosen', 1]], valid: 2 },
   { name: 'prompt over the token budget (kept, warned)', build: json(b({ prompt: 'why '.repeat(30) })), options: { budget: { tokenizer: words, maxPromptTokens: 8 } }, issues: [['warning', 'prompt-over-budget', 'prompt', 1]], valid: 2 },
   // ---- image files ----
@@ -145,6 +147,14 @@ const CASES: Case[] = [
   { name: 'truncated PNG', build: withImage(async () => { const p = await tinyPng(64, 64, 3); return p.subarray(0, p.length - 40); }), issues: [['error', 'image-truncated', 'img_path', 1]], valid: 1 },
   { name: 'truncated JPEG', build: withImage(async () => { const j = await sharp(await tinyPng(64, 64, 4)).jpeg().toBuffer(); return j.subarray(0, Math.floor(j.length * 0.7)); }), issues: [['error', 'image-truncated', 'img_path', 1]], valid: 1 },
   { name: 'header claims 2.5 gigapixels', build: withImage(async () => hugePngHeader()), issues: [['error', 'image-too-large', 'img_path', 1]], valid: 1 },
+  { name: 'image file over a configured byte limit', build: withImage(async () => Buffer.concat([await tinyPng(10, 10), Buffer.alloc(5000)])), options: { maxFileBytes: 4000 }, issues: [['error', 'image-too-large', 'img_path', 1]], valid: 1 },
+  {
+    name: 'parquet without a chosen column',
+    build: async (d) => writeFiles(d, { 'images/a.png': png, 'p.parquet': writeParquet([{ name: 'img_path', type: 'string' }, { name: 'prompt', type: 'string' }, { name: 'rejected', type: 'string' }, { name: 'chosen', type: 'string' }], [{ img_path: 'images/a.png', prompt: 'q', chosen: 'a', rejected: 'b' }, { img_path: 'images/a.png', prompt: 'q2', chosen: null, rejected: 'b' }]) }),
+    issues: [['error', 'missing-field', 'chosen', 1]],
+    valid: 1,
+  },
+  { name: 'Windows backslashes in a path (tolerated)', build: json(b({ img_path: 'images\\b.png' })), issues: [], valid: 2 },
   { name: 'image over a configured pixel limit', build: withImage(async () => tinyPng(10, 10)), options: { maxPixels: 60 }, issues: [['error', 'image-too-large', 'img_path', 1]], valid: 1 },
   {
     name: 'parquet image struct with neither bytes nor path',
@@ -184,6 +194,7 @@ describe('bad-input corpus', () => {
       expect(shown).toEqual(c.issues);
       expect(r.records).toHaveLength(c.valid);
       expect(r.report.summary.valid).toBe(c.valid);
+      if (c.ids) expect(r.records.map((x) => x.id)).toEqual(c.ids);
       for (const i of r.report.issues) {
         if (i.record !== undefined) {
           expect(i.message).toContain(`record ${i.record}`);

@@ -10,11 +10,15 @@ import type { ImageInfo, IssueCode } from './types';
 export interface ImageCheckOptions {
   /** Refuse images with more pixels than this (default 40 megapixels). */
   maxPixels?: number;
+  /** Refuse image files larger than this many bytes without reading them. */
+  maxFileBytes?: number;
   /** Decode a small thumbnail to catch truncated files (default true). */
   decodeCheck?: boolean;
 }
 
 export const DEFAULT_MAX_PIXELS = 40_000_000;
+/** Files larger than this are refused before they are read (default 256 MiB). */
+export const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
 
 export interface CheckFinding {
   severity: 'error' | 'note';

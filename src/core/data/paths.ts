@@ -21,7 +21,9 @@ export async function resolveImagePath(baseDir: string, given: string): Promise<
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) {
     return { ok: false, code: 'image-not-found', detail: `${JSON.stringify(given)} is a URL; images must be files inside the dataset folder (nothing is downloaded)` };
   }
-  const abs = path.resolve(baseDir, given);
+  // Datasets written on Windows use backslashes; on POSIX they are separators too.
+  const portable = path.sep === '/' ? given.replace(/\\/g, '/') : given;
+  const abs = path.resolve(baseDir, portable);
   if (outside(baseDir, abs)) {
     return { ok: false, code: 'image-path-escape', detail: `${JSON.stringify(given)} points outside the dataset folder ${baseDir}; refused` };
   }

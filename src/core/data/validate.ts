@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { checkImageBytes, type ImageCheck, type ImageCheckOptions } from './image-check';
+import { checkImageBytes, DEFAULT_MAX_FILE_BYTES, type ImageCheck, type ImageCheckOptions } from './image-check';
 import { recordIssue } from './issues';
 import { resolveImagePath } from './paths';
 import type { Candidate, ImageSpec } from './records';
@@ -122,6 +122,11 @@ async function checkSpec(spec: ImageSpec, c: Candidate, baseDir: string, options
       if (!resolved.ok) return { check: { ok: false as const, error: { code: resolved.code, detail: resolved.detail } } };
       let bytes: Buffer;
       try {
+        const size = (await fs.stat(resolved.abs)).size;
+        const max = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+        if (size > max) {
+          return { check: { ok: false as const, error: { code: 'image-too-large' as const, detail: `${JSON.stringify(spec.path)} is ${size} bytes, over the file limit of ${max}; refused unread` } } };
+        }
         bytes = await fs.readFile(resolved.abs);
       } catch (e) {
         return { check: { ok: false as const, error: { code: 'image-unreadable' as const, detail: `${JSON.stringify(spec.path)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` } } };
@@ -194,13 +199,18 @@ export async function validateCandidates(candidates: Candidate[], baseDir: strin
     seen.set(key, w.c.index);
     if (w.c.id !== undefined) {
       const prev = ids.get(w.c.id);
-      if (prev !== undefined) w.issues.push(recordIssue('warning', 'duplicate-id', w.c.pos, w.c.index, 'id', `${JSON.stringify(w.c.id)} is also the id of record ${prev}; both are kept`));
-      else ids.set(w.c.id, w.c.index);
+      if (prev !== undefined) {
+        // Ids key the trainer's reference cache and m': they must be unique.
+        const unique = `${w.c.id}#${w.c.index}`;
+        w.issues.push(recordIssue('warning', 'duplicate-id', w.c.pos, w.c.index, 'id', `${JSON.stringify(w.c.id)} is also the id of record ${prev}; both are kept, this one as ${JSON.stringify(unique)}`));
+        w.c.id = unique;
+      } else ids.set(w.c.id, w.c.index);
     }
   }
 
   const tokens = options.budget ? { prompt: [], chosen: [], rejected: [] } : undefined;
   const records: PreferenceRecord[] = [];
+  const usedIds = new Set<string>();
   const excluded: number[] = [];
   const issues: DataIssue[] = [];
   for (const w of works) {
@@ -211,9 +221,12 @@ export async function validateCandidates(candidates: Candidate[], baseDir: strin
       excluded.push(w.c.index);
       continue;
     }
+    let id = w.c.id ?? `${w.c.pos.file}#${w.c.pos.index}`;
+    if (usedIds.has(id)) id = `${id}~${w.c.index}`; // a generated id equal to a user's id
+    usedIds.add(id);
     records.push({
       index: w.c.index,
-      id: w.c.id ?? `${w.c.pos.file}#${w.c.pos.index}`,
+      id,
       image: w.image,
       prompt: w.prompt as string,
       chosen: w.chosen as string,
