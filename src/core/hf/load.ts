@@ -1,0 +1,158 @@
+/**
+ * loadHfModel(dir): a local Hugging Face model folder -> a trainable HfVlm, its tokenizer and
+ * a processor that writes prompts/answers/images the way the HF processor does.
+ *
+ * Order: config.json and the tokenizer (cheap) -> memory estimate (refuse before reading any
+ * weight) -> weight headers (single file or shards) -> every expected tensor by its HF name,
+ * shape-checked against the config, F16/BF16 widened to float32. Nothing is ever downloaded.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULT_LORA } from '../model/lora';
+import type { LoraConfig } from '../model/lora';
+import { Vlm } from '../model/model';
+import { ParamStore, namingFor, parameterSpecs } from '../model/params';
+import type { MappedConfig } from './config';
+import { mapHfConfig } from './config';
+import type { MemoryEstimate, MemoryPlan } from './memory';
+import { checkMemory, estimateMemory, memoryBudget } from './memory';
+import { HfVlm } from './model';
+import type { ImagePlan } from './processor';
+import { HfTokenizer, imagePlan, imagePromptString, preprocessImage } from './processor';
+import type { TensorEntry } from './weights';
+import { indexWeights, readJsonFile, readTensor } from './weights';
+
+export interface LoadOptions {
+  /** The training plan the memory check is made for (default: MDPO.md's LoRA, batch 4, 1024 + 1024 tokens). */
+  plan?: Partial<MemoryPlan>;
+  /** Bytes we may use (e.g. a GPU's memory); default: free RAM. */
+  budgetBytes?: number;
+  /** The tfjs backend name (wasm caps the budget at 4 GiB). */
+  backend?: string;
+  /** Skip the memory check (the estimate is still returned). */
+  skipMemoryCheck?: boolean;
+}
+
+export const DEFAULT_PLAN: MemoryPlan = { lora: DEFAULT_LORA, batchSize: 4, promptTokens: 1024, answerTokens: 1024, rowsPerExample: 3, recompute: false };
+
+/** Prompt/answer/image encoding as the model's HF processor does it (one global image). */
+export class HfProcessor {
+  readonly imageShape: readonly [number, number];
+  /** Put before every answer: ' ' when the generation prompt ends in ':' ("Assistant:"), else ''. */
+  readonly answerPrefix: string;
+
+  constructor(readonly tokenizer: HfTokenizer, readonly mapped: MappedConfig, readonly plan: ImagePlan) {
+    this.imageShape = [plan.size, plan.size];
+    const probe = tokenizer.chatTemplate ? tokenizer.applyChatTemplate([{ role: 'user', content: [{ type: 'text', text: 'x' }] }], true) : '';
+    this.answerPrefix = /:\s*$/.test(probe) && !/\s$/.test(probe) ? ' ' : '';
+  }
+
+  /** The chat template with one image and the question, placeholders expanded, tokenized. */
+  promptIds(question: string): number[] {
+    const tok = this.tokenizer;
+    const ex = this.mapped.extras;
+    const imageText = tokText(tok, ex.imageTokenId);
+    const text = tok.applyChatTemplate([{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: question }] }], true);
+    const parts = text.split(imageText);
+    if (parts.length !== 2) throw new Error(`Expected the chat template to write the image token ${imageText} once, but it wrote it ${parts.length - 1} times`);
+    const fake = tok.tokenToId('<fake_token_around_image>') !== undefined ? '<fake_token_around_image>' : undefined;
+    const global = tok.tokenToId('<global-img>') !== undefined ? '<global-img>' : undefined;
+    return tok.encodeWithSpecials(parts.join(imagePromptString(ex, { image: imageText, fake, global })));
+  }
+
+  /** Answer ids: the text (after answerPrefix), then the end token (tokenizer_config eos_token). */
+  answerIds(answer: string): number[] {
+    return [...this.tokenizer.encode(this.answerPrefix + answer), this.tokenizer.specials.eos];
+  }
+
+  /** Image bytes or a path -> [S, S, 3] in [0, 1] (normalisation is the trainer's, with model.config.image). */
+  image(input: Buffer | Uint8Array | string): Promise<Float32Array> {
+    return preprocessImage(input, this.plan);
+  }
+}
+
+function tokText(tok: HfTokenizer, id: number): string {
+  const t = tok.idToToken(id);
+  if (!t) throw new Error(`The image token id ${id} has no token in tokenizer.json`);
+  return t;
+}
+
+export interface LoadedHfModel {
+  model: HfVlm;
+  tokenizer: HfTokenizer;
+  processor: HfProcessor;
+  estimate: MemoryEstimate;
+  /** Tensors in the files the architecture does not use (e.g. CLIP's post_layernorm), and other remarks. */
+  notes: string[];
+}
+
+/** config.json + tokenizer + preprocessor config, no weights. */
+export async function inspectHfFolder(dir: string): Promise<{ mapped: MappedConfig; tokenizer: HfTokenizer; plan: ImagePlan }> {
+  const s = await stat(dir).catch(() => null);
+  if (!s?.isDirectory()) throw new Error(`${dir} is not a folder (expected a local Hugging Face model folder; nothing is downloaded)`);
+  const cfgPath = join(dir, 'config.json');
+  const raw = await readJsonFile(cfgPath);
+  const tokenizer = await HfTokenizer.load(dir);
+  const mapped = mapHfConfig(raw, tokenizer.specials, cfgPath);
+  tokenizer.specials.image = mapped.extras.imageTokenId;
+  const procPath = join(dir, 'processor_config.json');
+  const proc = (await readJsonFile(procPath).catch(() => null)) as { image_seq_len?: unknown } | null;
+  if (proc && typeof proc.image_seq_len === 'number' && proc.image_seq_len !== mapped.extras.imageSeqLen) {
+    throw new Error(`${procPath}: image_seq_len ${proc.image_seq_len} differs from the ${mapped.extras.imageSeqLen} positions config.json implies`);
+  }
+  const ppPath = join(dir, 'preprocessor_config.json');
+  const pp = (await readJsonFile(ppPath).catch((e: Error) => (e.message.startsWith('Cannot read') ? null : Promise.reject(e)))) as Record<string, unknown> | null;
+  if (pp?.do_image_splitting === true) mapped.notes.push(`${ppPath}: do_image_splitting is on in the folder; images are used as one global view here (no tiling)`);
+  const plan = imagePlan(pp, mapped.extras, mapped.vlm.vision.imageSize, mapped.vlm.image, ppPath);
+  mapped.vlm.image = { mean: plan.mean, std: plan.std };
+  return { mapped, tokenizer, plan };
+}
+
+/** Loads a local HF folder (SmolVLM/Idefics3, LLaVA, LLaVA-OneVision base crop). */
+export async function loadHfModel(dir: string, opts: LoadOptions = {}): Promise<LoadedHfModel> {
+  const { mapped, tokenizer, plan } = await inspectHfFolder(dir);
+  const lora: LoraConfig = { ...DEFAULT_PLAN.lora, ...opts.plan?.lora };
+  const estimate = estimateMemory(mapped.vlm, mapped.extras, { ...DEFAULT_PLAN, ...opts.plan, lora });
+  if (!opts.skipMemoryCheck) checkMemory(estimate, memoryBudget(opts));
+  const { entries } = await indexWeights(dir);
+  const store = await loadParams(mapped, entries);
+  const notes = [...mapped.notes];
+  const used = new Set(store.names());
+  const unused = [...entries.keys()].filter((n) => !used.has(n));
+  if (unused.length > 0) notes.push(`${unused.length} tensors in the files are not used by this architecture: ${unused.slice(0, 6).join(', ')}${unused.length > 6 ? ', …' : ''}`);
+  const vlm = new Vlm(mapped.vlm, store);
+  const model = new HfVlm(vlm, mapped.extras);
+  model.sourceDir = dir;
+  return { model, tokenizer, processor: new HfProcessor(tokenizer, mapped, plan), estimate, notes };
+}
+
+/** Every expected tensor, by HF name and config-implied shape. Errors name the file and the tensor. */
+async function loadParams(mapped: MappedConfig, entries: Map<string, TensorEntry>): Promise<ParamStore> {
+  const specs = parameterSpecs(mapped.vlm).map((s) => ({ name: s.name, shape: s.shape }));
+  if (mapped.extras.imageNewline) specs.push({ name: 'image_newline', shape: [mapped.vlm.text.hiddenSize] });
+  const store = new ParamStore();
+  try {
+    for (const spec of specs) {
+      const e = entries.get(spec.name);
+      if (!e) {
+        const files = [...new Set([...entries.values()].map((x) => x.file))];
+        throw new Error(`Missing tensor ${spec.name} (shape [${spec.shape}] from config.json) in ${files.join(', ')}`);
+      }
+      if (!tf.util.arraysEqual(e.shape, spec.shape)) {
+        throw new Error(`${e.file}: tensor ${spec.name} has shape [${e.shape}], but config.json implies [${spec.shape}]`);
+      }
+      const data = await readTensor(e);
+      const t = tf.tensor(data, spec.shape, 'float32');
+      store.set(spec.name, t);
+      t.dispose();
+    }
+  } catch (err) {
+    store.dispose();
+    throw err;
+  }
+  if (mapped.vlm.text.tieWordEmbeddings && entries.has(namingFor(mapped.vlm).lmHead)) {
+    mapped.notes.push('tie_word_embeddings is on: the stored lm_head.weight is ignored, as transformers ties it to embed_tokens');
+  }
+  return store;
+}
