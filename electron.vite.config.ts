@@ -6,6 +6,10 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 // the trainer child process) except `index`, which is the Electron shell.
 const mainEntries = {
   index: resolve(__dirname, 'src/main/index.ts'),
+  // The trainer process (utilityProcess in Electron, child_process.fork elsewhere).
+  trainer: resolve(__dirname, 'src/main/trainer/child.ts'),
+  // The `mdpo` CLI (src/main/bin/mdpo.mjs runs it when there is no tsx).
+  cli: resolve(__dirname, 'src/main/cli.ts'),
 };
 
 export default defineConfig({
