@@ -172,3 +172,33 @@ describe('round trip with the built-in world', () => {
     expect(r.report.summary.lengths.chosenTokens?.count).toBe(written.length);
   });
 });
+
+describe('committed fixtures (test/fixtures/datasets)', () => {
+  const fixtures = path.join(__dirname, 'fixtures', 'datasets');
+
+  it('silkie-mini and parquet-mini (written by testing/parquet-writer.ts) import cleanly, with the same records', async () => {
+    const a = await importDataset(path.join(fixtures, 'silkie-mini'));
+    const b = await importDataset(path.join(fixtures, 'parquet-mini'));
+    for (const r of [a, b]) expect(r.report.issues.filter((i) => i.severity !== 'note')).toEqual([]);
+    expect(a.format).toBe('silkie-json');
+    expect(b.format).toBe('parquet');
+    const strip = (r: ImportResult) => r.records.map(({ prompt, chosen, rejected, imageInfo }) => ({ prompt, chosen, rejected, sha: imageInfo?.sha256 }));
+    expect(strip(b)).toEqual(strip(a));
+    expect(a.records[0].prompt).toBe('What is in the picture?');
+  });
+
+  it('broken-mini reports every problem with its line, keeps the good record', async () => {
+    const r = await importDataset(path.join(fixtures, 'broken-mini'));
+    const errors = r.report.issues.filter((i) => i.severity === 'error').map((i) => [i.code, i.field, i.record, i.line]);
+    expect(errors).toEqual([
+      ['invalid-json-line', undefined, 1, 2],
+      ['image-empty', 'img_path', 2, 3],
+      ['image-path-escape', 'img_path', 3, 4],
+      ['chosen-equals-rejected', 'rejected', 4, 5],
+    ]);
+    expect(r.records.map((x) => x.index)).toEqual([0]);
+    expect(r.report.issues.find((i) => i.code === 'image-empty')?.message).toBe(
+      'data.jsonl:3, record 2, field "img_path": "images/empty.png" is a zero-byte file',
+    );
+  });
+});
