@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { VlmConfig } from './config';
 import type { Ctx } from './layers';
-import { activation, attend, linear, mergeHeads, rmsNorm, splitHeads } from './layers';
+import { activation, attend, dense, linear, mergeHeads, rmsNorm, splitHeads } from './layers';
 import { namingFor } from './params';
 
 /** Large negative instead of -inf: exp underflows to exactly 0 and no NaN can appear. */
@@ -154,5 +154,5 @@ export function outputLogits(ctx: Ctx, c: VlmConfig, hidden: tf.Tensor): tf.Tens
   const head = c.text.tieWordEmbeddings ? ctx.params.get(`${n.text}embed_tokens.weight`) : ctx.params.get(n.lmHead); // [V, D]
   const D = c.text.hiddenSize;
   const lead = h.shape.slice(0, -1);
-  return tf.reshape(tf.matMul(tf.reshape(h, [-1, D]), head, false, true), [...lead, c.text.vocabSize]); // [..., V]
+  return tf.reshape(dense(tf.reshape(h, [-1, D]), head), [...lead, c.text.vocabSize]); // [..., V]
 }
