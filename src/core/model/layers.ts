@@ -22,7 +22,8 @@ export interface Ctx {
  * than a plain one for our sizes, measured), and tfjs's own matMul gradient uses exactly those
  * flags. A transpose + plain matMul is much cheaper.
  */
-export const matMul2d = tf.customGrad((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+export const matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([a, b]);
   return {
     value: tf.matMul(a, b), // [N, M]
