@@ -16,11 +16,18 @@ import { RefCache } from './ref-cache';
 import type { MicroBatch, Task } from './task';
 import type { PreferenceExample, PreferenceSource, TrainableModel } from './types';
 
-/** One sequence to score: which image, which prompt, which answer. */
+/** One sequence to score: which image of the micro-batch's bank, which prompt, which answer. */
 interface Row {
-  image: Float32Array | null;
+  image: number;
   promptIds: number[];
   answerIds: number[];
+}
+
+/** The distinct images of a micro-batch (m then m'), and their embeddings when precomputed. */
+interface ImageBank {
+  images: Float32Array[];
+  /** [images, N, D], or null when the model only takes pixels. */
+  embeds: tf.Tensor3D | null;
 }
 
 type Records = Required<{ [K in keyof LogpValues]: number[] }>;
@@ -57,22 +64,31 @@ export class PreferenceTask implements Task {
     return this.source.negative(i, fixed ? 0 : epoch, rng);
   }
 
-  /** Scores rows with the given adapters setting; [rows.length] plain numbers. */
-  private score(rows: Row[], lora: boolean): tf.Tensor1D {
-    const useImage = this.config.objective.useImage;
-    const pixels = useImage ? pixelBatch(this.model, rows.map((r) => r.image!), this.source.imageShape) : null;
-    try {
-      return this.model.sequenceLogProbs(
-        { pixels, promptIds: rows.map((r) => r.promptIds), answerIds: rows.map((r) => r.answerIds) },
-        { lora },
-      );
-    } finally {
-      pixels?.dispose();
+  /**
+   * The image input of `rows`: [rows, N, D] embeddings when the model can encode images
+   * separately (the vision tower and connector are frozen under LoRA, so m's embeddings are
+   * computed once per micro-batch and shared by the y_w, y_l, reference and policy rows), else
+   * [rows, H, W, 3] pixels. Built outside the gradient; the caller disposes it.
+   */
+  private imageInput(rows: Row[], bank: ImageBank): { pixels: tf.Tensor4D | null; imageEmbeds: tf.Tensor3D | null } {
+    if (!this.config.objective.useImage) return { pixels: null, imageEmbeds: null };
+    if (bank.embeds) {
+      const embeds = bank.embeds;
+      return { pixels: null, imageEmbeds: tf.tidy(() => tf.gather(embeds, tf.tensor1d(rows.map((r) => r.image), 'int32')) as tf.Tensor3D) };
     }
+    return { pixels: pixelBatch(this.model, rows.map((r) => bank.images[r.image]), this.source.imageShape), imageEmbeds: null };
+  }
+
+  /** [rows] summed answer log-probs, adapters on (policy) or off (reference). */
+  private score(rows: Row[], input: { pixels: tf.Tensor4D | null; imageEmbeds: tf.Tensor3D | null }, lora: boolean): tf.Tensor1D {
+    return this.model.sequenceLogProbs(
+      { ...input, promptIds: rows.map((r) => r.promptIds), answerIds: rows.map((r) => r.answerIds) },
+      { lora },
+    );
   }
 
   /** Reference log-probs for each (row, kind): from the cache, the misses in one forward. */
-  referenceLogps(rows: Row[], ids: string[], kinds: RefKind[]): number[] {
+  referenceLogps(rows: Row[], ids: string[], kinds: RefKind[], bank: ImageBank): number[] {
     const out = new Array<number>(rows.length);
     const missing: number[] = [];
     rows.forEach((_, r) => {
@@ -81,11 +97,17 @@ export class PreferenceTask implements Task {
       else out[r] = hit;
     });
     if (missing.length > 0) {
-      const values = tf.tidy(() => this.score(missing.map((r) => rows[r]), false).dataSync());
-      missing.forEach((r, k) => {
-        out[r] = values[k];
-        if (this.cacheable(kinds[r])) this.cache.set(ids[r], kinds[r], values[k]);
-      });
+      const missed = missing.map((r) => rows[r]);
+      const input = this.imageInput(missed, bank);
+      try {
+        const values = tf.tidy(() => this.score(missed, input, false).dataSync());
+        missing.forEach((r, k) => {
+          out[r] = values[k];
+          if (this.cacheable(kinds[r])) this.cache.set(ids[r], kinds[r], values[k]);
+        });
+      } finally {
+        tf.dispose([input.pixels, input.imageEmbeds].filter((t) => t !== null));
+      }
     }
     return out;
   }
@@ -100,17 +122,30 @@ export class PreferenceTask implements Task {
     const withImageless = needsImageless(objective);
     const examples = indices.map((i) => this.source.example(i));
     const b = examples.length;
-    const m = examples.map((e) => e.image);
     const mNeg = withImageless ? indices.map((i, k) => this.negative(i, examples[k], epoch)) : [];
+    // Bank: m of each pair (0..b-1), then m' (b..2b-1). The SAME m' array feeds policy and reference.
+    const images = [...examples.map((e) => e.image), ...mNeg];
+    const bank: ImageBank = { images, embeds: null };
+    if (objective.useImage && this.model.encodeImages) {
+      const encode = this.model.encodeImages.bind(this.model);
+      bank.embeds = tf.tidy(() => encode(pixelBatch(this.model, images, this.source.imageShape))); // [b or 2b, N, D]
+    }
     // Rows: [y_w | m] * b, [y_l | m] * b, then [y_w | m'] * b when the loss needs m'.
     const rows: Row[] = [
-      ...examples.map((e, k) => ({ image: m[k], promptIds: e.promptIds, answerIds: e.chosenIds })),
-      ...examples.map((e, k) => ({ image: m[k], promptIds: e.promptIds, answerIds: e.rejectedIds })),
-      ...examples.map((e, k) => ({ image: mNeg[k], promptIds: e.promptIds, answerIds: e.chosenIds })).slice(0, withImageless ? b : 0),
+      ...examples.map((e, k) => ({ image: k, promptIds: e.promptIds, answerIds: e.chosenIds })),
+      ...examples.map((e, k) => ({ image: k, promptIds: e.promptIds, answerIds: e.rejectedIds })),
+      ...examples.map((e, k) => ({ image: b + k, promptIds: e.promptIds, answerIds: e.chosenIds })).slice(0, withImageless ? b : 0),
     ];
     const kinds: RefKind[] = rows.map((_, r) => (['chosen', 'rejected', 'imageless'] as const)[Math.floor(r / b)]);
     const ids = rows.map((_, r) => examples[r % b].id);
-    const ref = this.referenceLogps(rows, ids, kinds);
+    let policyInput: ReturnType<PreferenceTask['imageInput']>;
+    let ref: number[];
+    try {
+      ref = this.referenceLogps(rows, ids, kinds, bank);
+      policyInput = this.imageInput(rows, bank);
+    } finally {
+      bank.embeds?.dispose();
+    }
     const refT = (part: number) => tf.tensor1d(ref.slice(part * b, (part + 1) * b)); // [b]
 
     let kept: tf.Tensor1D | null = null;
@@ -118,7 +153,7 @@ export class PreferenceTask implements Task {
     return {
       tokens: rows.reduce((s, r) => s + tokenCount(r.promptIds, r.answerIds), 0),
       loss: () => {
-        const policy = this.score(rows, true); // [R*b], R = 2 or 3
+        const policy = this.score(rows, policyInput, true); // [R*b], R = 2 or 3
         kept?.dispose(); // a second call (finite differences) replaces the first
         kept = tf.keep(policy);
         const part = (k: number) => tf.slice(policy, k * b, b) as tf.Tensor1D; // [b]
@@ -151,6 +186,7 @@ export class PreferenceTask implements Task {
       dispose: () => {
         kept?.dispose();
         kept = null;
+        tf.dispose([policyInput.pixels, policyInput.imageEmbeds].filter((t) => t !== null));
       },
     };
   }

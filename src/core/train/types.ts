@@ -9,6 +9,8 @@ import type { Rng } from '../rng';
 export interface SequenceBatch {
   /** [B, H, W, 3] normalised pixels (see pixels.ts), or null for no image. */
   pixels: tf.Tensor4D | null;
+  /** [B, N, D] image embeddings from encodeImages, used instead of pixels. */
+  imageEmbeds?: tf.Tensor3D | null;
   promptIds: number[][];
   /** Answer tokens INCLUDING the end token. */
   answerIds: number[][];
@@ -18,6 +20,12 @@ export interface SequenceBatch {
 export interface TrainableModel {
   /** [B] summed answer log-probs; differentiable w.r.t. trainableVariables(). */
   sequenceLogProbs(batch: SequenceBatch, options?: { lora?: boolean; dropoutRng?: Rng }): tf.Tensor1D;
+  /**
+   * pixels [B, H, W, 3] -> image embeddings [B, N, D] (vision tower + connector). Optional:
+   * when present, preference training encodes each image once per micro-batch (the adapters
+   * never touch the vision side, so the embeddings are constants of the step).
+   */
+  encodeImages?(pixels: tf.Tensor4D): tf.Tensor3D;
   /** LoRA A/B when adapters are attached, otherwise every weight (SFT of the base). */
   trainableVariables(): tf.Variable[];
   /** A name that is stable across processes (tfjs names carry a per-instance prefix). */
