@@ -54,6 +54,8 @@ export interface WorldBaseOptions {
   /** Model config (default BUILTIN_SMALL with the world tokenizer's vocabulary size). */
   config?: VlmConfig;
   hooks?: LoopHooks;
+  /** Called with the model before training starts (e.g. to snapshot it from a hook). */
+  onModel?: (model: Vlm, tokenizer: WordTokenizer) => void;
 }
 
 /** The resolved settings, saved beside the checkpoint so the run can be repeated. */
@@ -102,6 +104,7 @@ export async function trainWorldBase(options: WorldBaseOptions): Promise<WorldBa
   const examples = sftExamples({ seed: settings.seed, scenes: settings.scenes, noiseRate: settings.noiseRate });
   const source = worldSftSource(examples, tokenizer);
   const model = Vlm.create(config, Rng.derive(settings.seed, 'world/base/init'));
+  options.onModel?.(model, tokenizer);
   const started = Date.now();
   const result = await trainSft(
     model,

@@ -1,0 +1,113 @@
+/**
+ * Reproduces the built-in world's base model (resources/base-model/) and measures it.
+ *
+ *   npx tsx scripts/world-base.ts                      # train with the shipped settings, save, evaluate
+ *   npx tsx scripts/world-base.ts --eval-only resources/base-model
+ *   options: --seed 1 --scenes 8000 --epochs 1 --lr 0.003 --batch 64 --out DIR
+ *            --snapshot-every N (save DIR/snapshots/step-N while training) --eval-scenes 300
+ *
+ * Seeded end to end; the same options on the same backend give the same weights.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeBackend, initBackend } from '../src/core/backend';
+import { loadCheckpoint, saveCheckpoint } from '../src/core/model/checkpoint';
+import type { Vlm } from '../src/core/model/model';
+import type { WordTokenizer } from '../src/core/model/tokenizer';
+import { greedyAnswerer } from '../src/core/world/answerers';
+import { saveWorldBase, trainWorldBase } from '../src/core/world/base';
+import { evaluateWorld, type WorldEvaluation } from '../src/core/world/evaluate';
+import { objectStats } from '../src/core/world/pope';
+import { evalScenes, sftScenes } from '../src/core/world/splits';
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: 'string', default: '1' },
+    scenes: { type: 'string', default: '8000' },
+    epochs: { type: 'string', default: '1' },
+    lr: { type: 'string', default: '0.003' },
+    batch: { type: 'string', default: '64' },
+    out: { type: 'string', default: 'resources/base-model' },
+    'snapshot-every': { type: 'string', default: '0' },
+    'eval-scenes': { type: 'string', default: '300' },
+    'eval-only': { type: 'string' },
+  },
+});
+
+const seed = Number(values.seed);
+const sceneCount = Number(values.scenes);
+
+async function measure(model: Vlm, tokenizer: WordTokenizer): Promise<WorldEvaluation> {
+  const started = Date.now();
+  const r = await evaluateWorld({
+    scenes: evalScenes(seed, Number(values['eval-scenes'])),
+    stats: objectStats(sftScenes(seed, sceneCount)),
+    answer: greedyAnswerer(model, tokenizer),
+    seed,
+    onProgress: (d, t) => process.stdout.write(`\reval ${d}/${t}`),
+  });
+  const d = r.description;
+  const pct = (x: number): string => (100 * x).toFixed(1);
+  console.log(`\neval on ${r.scenes} held-out scenes (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  console.log(`  CHAIR_s ${pct(d.chairS)}  CHAIR_i ${pct(d.chairI)}  Cover ${pct(d.cover)}  Hal ${pct(d.hal)}  Cog ${pct(d.cog)}  unparsed ${pct(d.unparsedShare)}  theme-typical hallucinations ${pct(r.themeTypicalHallucinationShare)}`);
+  for (const [s, p] of Object.entries(r.pope)) {
+    console.log(`  POPE ${s.padEnd(11)} acc ${pct(p.accuracy)}  P ${pct(p.precision)}  R ${pct(p.recall)}  F1 ${pct(p.f1)}  yes ${pct(p.yesRatio)}`);
+  }
+  for (const s of r.descriptions.slice(0, 5)) console.log(`  ${s.sceneId}: "${s.answer}"  truth: ${s.truth.join(', ')}`);
+  return r;
+}
+
+function summary(r: WorldEvaluation): Record<string, unknown> {
+  return { scenes: r.scenes, description: r.description, pope: r.pope, themeTypicalHallucinationShare: r.themeTypicalHallucinationShare };
+}
+
+async function main(): Promise<void> {
+  console.log(describeBackend(await initBackend()));
+  if (values['eval-only']) {
+    const { model, tokenizer } = await loadCheckpoint(values['eval-only']);
+    if (!tokenizer) throw new Error(`${values['eval-only']} has no tokenizer.json`);
+    const r = await measure(model, tokenizer);
+    await writeFile(path.join(values['eval-only'], 'eval.json'), JSON.stringify(summary(r), null, 2) + '\n');
+    return;
+  }
+  const snapshotEvery = Number(values['snapshot-every']);
+  let model: Vlm | null = null;
+  let tokenizer: WordTokenizer | null = null;
+  const base = await trainWorldBase({
+    seed,
+    scenes: sceneCount,
+    epochs: Number(values.epochs),
+    learningRate: Number(values.lr),
+    batchSize: Number(values.batch),
+    onModel: (m, t) => {
+      model = m;
+      tokenizer = t;
+    },
+    hooks: {
+      onStep: (e) => {
+        if (e.step % 10 === 0 || e.step === e.totalSteps) {
+          const eta = e.etaMs === null ? '?' : `${Math.round(e.etaMs / 1000)} s`;
+          console.log(`step ${e.step}/${e.totalSteps} loss ${e.metrics.loss.toFixed(4)} lr ${e.learningRate.toExponential(2)} ${e.pairsPerSec.toFixed(1)} ex/s eta ${eta}`);
+        }
+      },
+      beforeStep: async (step) => {
+        if (snapshotEvery > 0 && step > 0 && step % snapshotEvery === 0 && model && tokenizer) {
+          const dir = path.join(values.out, 'snapshots', `step-${step}`);
+          await mkdir(dir, { recursive: true });
+          await saveCheckpoint(dir, model, { tokenizer });
+        }
+      },
+    },
+  });
+  console.log(`trained ${base.result.step} steps in ${base.seconds.toFixed(0)} s`);
+  await mkdir(values.out, { recursive: true });
+  const r = await measure(base.model, base.tokenizer);
+  await saveWorldBase(values.out, base, { command: `npx tsx scripts/world-base.ts ${process.argv.slice(2).join(' ')}`.trim(), eval: summary(r) });
+  console.log(`saved ${values.out}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

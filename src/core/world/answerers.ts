@@ -1,0 +1,56 @@
+/**
+ * Bridges a Vlm to the plain answer/sample functions that evaluate.ts and pairs.ts take:
+ * render the scenes, normalise like training does, decode with the model's generate().
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { generate } from '../model/generation';
+import type { Vlm } from '../model/model';
+import type { WordTokenizer } from '../model/tokenizer';
+import { Rng } from '../rng';
+import { pixelBatch } from '../train/pixels';
+import type { AnswerFn } from './evaluate';
+import type { SampleFn } from './pairs';
+import { sceneImage } from './render';
+import type { Scene } from './scene';
+
+/** The longest world answer is 20 tokens (five objects); a little room beyond it. */
+export const WORLD_MAX_NEW_TOKENS = 24;
+
+export interface DecodeOptions {
+  temperature: number;
+  topP?: number;
+  rng?: Rng;
+  lora?: boolean;
+}
+
+function decodeBatch(model: Vlm, tokenizer: WordTokenizer, scenes: readonly Scene[], prompts: readonly string[], o: DecodeOptions): string[] {
+  const size = scenes[0].imageSize;
+  const pixels = pixelBatch(model, scenes.map(sceneImage), [size, size]); // [B, H, W, 3]
+  try {
+    const out = generate(model, { pixels, promptIds: prompts.map((p) => tokenizer.encode(p)) }, { maxNewTokens: WORLD_MAX_NEW_TOKENS, ...o });
+    return out.tokens.map((ids) => tokenizer.decode(ids));
+  } finally {
+    tf.dispose(pixels);
+  }
+}
+
+/** Greedy answers (evaluation). */
+export function greedyAnswerer(model: Vlm, tokenizer: WordTokenizer, options: { lora?: boolean } = {}): AnswerFn {
+  return async (scenes, prompts) => (scenes.length === 0 ? [] : decodeBatch(model, tokenizer, scenes, prompts, { temperature: 0, lora: options.lora }));
+}
+
+/**
+ * `count` samples per question at `temperature` (pairs). Each call draws from its own stream,
+ * derived from the seed and the first scene's id and prompt, so results do not depend on
+ * batch boundaries elsewhere in the run.
+ */
+export function sampler(model: Vlm, tokenizer: WordTokenizer, seed: number, temperature = 1, options: { lora?: boolean } = {}): SampleFn {
+  return async (scenes, prompts, count) => {
+    if (scenes.length === 0) return [];
+    const rng = Rng.derive(seed, `world/sample/${scenes[0].id}/${prompts[0]}/${scenes.length}`);
+    const rs = scenes.flatMap((s) => Array.from({ length: count }, () => s));
+    const ps = prompts.flatMap((p) => Array.from({ length: count }, () => p));
+    const flat = decodeBatch(model, tokenizer, rs, ps, { temperature, rng, lora: options.lora });
+    return scenes.map((_, i) => flat.slice(i * count, (i + 1) * count));
+  };
+}
