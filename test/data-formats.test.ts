@@ -154,6 +154,34 @@ describe('valid fixtures, one per format', () => {
   });
 });
 
+describe('TRL conversational parquet (the layout of HF datasets such as rlaif-v_formatted)', () => {
+  it('reads message lists with content parts and an images list of {bytes, path}', async () => {
+    const part = { name: 'e', struct: [{ name: 'text', type: 'string' as const }, { name: 'type', type: 'string' as const }] };
+    const message = { name: 'e', struct: [{ name: 'content', list: part }, { name: 'role', type: 'string' as const }] };
+    const bytes = writeParquet(
+      [
+        { name: 'images', list: { name: 'e', struct: [{ name: 'bytes', type: 'bytes' }, { name: 'path', type: 'string' }] } },
+        { name: 'prompt', list: message },
+        { name: 'chosen', list: message },
+        { name: 'rejected', list: message },
+      ],
+      EXPECTED.map((e, k) => ({
+        images: [{ bytes: k === 0 ? png0 : png1, path: null }],
+        prompt: [{ role: 'user', content: [{ type: 'image', text: null }, { type: 'text', text: e.prompt }] }],
+        chosen: [{ role: 'assistant', content: [{ type: 'text', text: e.chosen }] }],
+        rejected: [{ role: 'assistant', content: [{ type: 'text', text: e.rejected }] }],
+      })),
+    );
+    const dir = path.join(root, 'trl-parquet');
+    await writeFiles(dir, { 'data/train-00000-of-00001.parquet': bytes });
+    const r = await importDataset(dir);
+    expectClean(r, 'parquet');
+    expect(r.records[1].image).toMatchObject({ kind: 'embedded', column: 'images', element: 0, row: 1 });
+    const { readImageBytes } = await import('../src/core/data/preprocess');
+    expect(Buffer.from(await readImageBytes(r.records[1].image)).equals(png1)).toBe(true);
+  });
+});
+
 describe('round trip with the built-in world', () => {
   it("the world's generated preference dataset imports with zero errors and zero warnings", async () => {
     const dir = path.join(root, 'world');

@@ -1,14 +1,17 @@
 /**
  * A minimal parquet WRITER for test fixtures only (hyparquet reads, nothing here writes, and
  * pyarrow is not available): one row group, one PLAIN-encoded data page per column, no
- * compression, optional columns of strings, int64, raw bytes, and one-level structs such as
- * Hugging Face's image feature {bytes, path}. Thrift compact protocol for the metadata.
+ * compression; optional columns of strings, int64 and raw bytes, nested in structs (Hugging
+ * Face's image feature {bytes, path}) and 3-level LISTs (TRL message lists, image lists), shredded
+ * with Dremel repetition/definition levels. Thrift compact protocol for the metadata.
  */
 
 export type LeafType = 'string' | 'bytes' | 'int64';
-export type ColumnSpec = { name: string; type: LeafType } | { name: string; struct: Array<{ name: string; type: LeafType }> };
+/** A column: a leaf, a struct of fields, or a list of one element field (its name is unused). */
+export type Field = { name: string; type: LeafType } | { name: string; struct: Field[] } | { name: string; list: Field };
+export type ColumnSpec = Field;
 type Cell = string | Uint8Array | bigint | number | null | undefined;
-export type Row = Record<string, Cell | Record<string, Cell>>;
+export type Row = Record<string, unknown>;
 
 class Bytes {
   private parts: number[] = [];
@@ -97,61 +100,99 @@ const struct = (...fields: Array<[number, TValue]>): TValue => ({ t: 'struct', v
 
 const PARQUET_TYPE = { int64: 2, string: 6, bytes: 6 } as const;
 const OPTIONAL = 1;
+const REPEATED = 2;
+const CONVERTED_UTF8 = 0;
+const CONVERTED_LIST = 3;
+
+/** One step from a top-level field down to a leaf; lists contribute their element. */
+interface Step {
+  field: Field;
+  /** Repetition level of this list's items (lists only). */
+  rep: number;
+}
 
 interface Leaf {
+  steps: Step[];
   path: string[];
   type: LeafType;
   maxDef: number;
-  get(row: Row): { def: number; value?: Cell };
+  maxRep: number;
 }
 
-function leaves(columns: ColumnSpec[]): Leaf[] {
+function leaves(fields: Field[]): Leaf[] {
   const out: Leaf[] = [];
-  for (const c of columns) {
-    if ('type' in c) {
-      out.push({ path: [c.name], type: c.type, maxDef: 1, get: (r) => (r[c.name] == null ? { def: 0 } : { def: 1, value: r[c.name] as Cell }) });
+  const visit = (field: Field, steps: Step[], path: string[], def: number, rep: number): void => {
+    if ('type' in field) {
+      out.push({ steps: [...steps, { field, rep }], path: [...path, field.name], type: field.type, maxDef: def + 1, maxRep: rep });
+    } else if ('struct' in field) {
+      for (const f of field.struct) visit(f, [...steps, { field, rep }], [...path, field.name], def + 1, rep);
     } else {
-      for (const f of c.struct) {
-        out.push({
-          path: [c.name, f.name],
-          type: f.type,
-          maxDef: 2,
-          get: (r) => {
-            const s = r[c.name] as Record<string, Cell> | null | undefined;
-            if (s == null) return { def: 0 };
-            return s[f.name] == null ? { def: 1 } : { def: 2, value: s[f.name] };
-          },
-        });
-      }
+      // 3-level LIST: optional group <name> (LIST) { repeated group list { <element> } }
+      const element = { ...field.list, name: 'element' } as Field;
+      visit(element, [...steps, { field, rep: rep + 1 }], [...path, field.name, 'list'], def + 2, rep + 1);
     }
-  }
+  };
+  for (const f of fields) visit(f, [], [], 0, 0);
   return out;
 }
 
-function schemaElements(columns: ColumnSpec[]): TValue[] {
-  const leafEl = (name: string, type: LeafType): TValue =>
-    struct([1, i32(PARQUET_TYPE[type])], [3, i32(OPTIONAL)], [4, bin(name)], ...(type === 'string' ? ([[6, i32(0)]] as Array<[number, TValue]>) : []));
-  const els: TValue[] = [struct([4, bin('schema')], [5, i32(columns.length)])];
-  for (const c of columns) {
-    if ('type' in c) els.push(leafEl(c.name, c.type));
-    else {
-      els.push(struct([3, i32(OPTIONAL)], [4, bin(c.name)], [5, i32(c.struct.length)]));
-      for (const f of c.struct) els.push(leafEl(f.name, f.type));
+/** Dremel shredding of one leaf column: (repetition, definition, value) per level entry. */
+function shred(leaf: Leaf, rows: Row[]): Array<{ r: number; d: number; value?: Cell }> {
+  const out: Array<{ r: number; d: number; value?: Cell }> = [];
+  const walk = (i: number, value: unknown, r: number, d: number): void => {
+    if (value === null || value === undefined) {
+      out.push({ r, d });
+      return;
     }
-  }
+    const { field, rep } = leaf.steps[i];
+    if ('type' in field) out.push({ r, d: d + 1, value: value as Cell });
+    else if ('struct' in field) walk(i + 1, (value as Record<string, unknown>)[leaf.steps[i + 1].field.name], r, d + 1);
+    else {
+      const items = value as unknown[];
+      if (items.length === 0) out.push({ r, d: d + 1 });
+      items.forEach((item, k) => walk(i + 1, item, k === 0 ? r : rep, d + 2));
+    }
+  };
+  for (const row of rows) walk(0, row[leaf.steps[0].field.name], 0, 0);
+  return out;
+}
+
+function schemaElements(fields: Field[]): TValue[] {
+  const els: TValue[] = [struct([4, bin('schema')], [5, i32(fields.length)])];
+  const visit = (f: Field): void => {
+    if ('type' in f) {
+      els.push(struct([1, i32(PARQUET_TYPE[f.type])], [3, i32(OPTIONAL)], [4, bin(f.name)], ...(f.type === 'string' ? ([[6, i32(CONVERTED_UTF8)]] as Array<[number, TValue]>) : [])));
+    } else if ('struct' in f) {
+      els.push(struct([3, i32(OPTIONAL)], [4, bin(f.name)], [5, i32(f.struct.length)]));
+      f.struct.forEach(visit);
+    } else {
+      els.push(struct([3, i32(OPTIONAL)], [4, bin(f.name)], [5, i32(1)], [6, i32(CONVERTED_LIST)]));
+      els.push(struct([3, i32(REPEATED)], [4, bin('list')], [5, i32(1)]));
+      visit({ ...f.list, name: 'element' } as Field);
+    }
+  };
+  fields.forEach(visit);
   return els;
 }
 
-function pageData(leaf: Leaf, rows: Row[]): Uint8Array {
-  const levels = new Bytes();
+/** RLE/bit-packed hybrid with a 4-byte length prefix: one RLE run per entry (simple, valid). */
+function levelsBlock(levels: number[], max: number): Uint8Array {
+  if (max > 255) throw new Error('levels above 255 are not supported');
+  const b = new Bytes();
+  for (const v of levels) {
+    b.varint(1 << 1); // an RLE run of length 1
+    b.byte(v);
+  }
+  const out = new Bytes();
+  out.u32le(b.length);
+  out.raw(b.toUint8());
+  return out.toUint8();
+}
+
+function pageData(leaf: Leaf, entries: Array<{ r: number; d: number; value?: Cell }>): Uint8Array {
   const values = new Bytes();
-  const width = Math.ceil(Math.log2(leaf.maxDef + 1));
-  for (const row of rows) {
-    const { def, value } = leaf.get(row);
-    levels.varint(1 << 1); // an RLE run of length 1
-    levels.byte(def);
-    if (width > 8) throw new Error('definition levels wider than 8 bits are not supported');
-    if (def !== leaf.maxDef) continue;
+  for (const { d, value } of entries) {
+    if (d !== leaf.maxDef) continue;
     if (leaf.type === 'int64') {
       let n = BigInt.asUintN(64, BigInt(value as number | bigint));
       for (let k = 0; k < 8; k++) {
@@ -165,8 +206,8 @@ function pageData(leaf: Leaf, rows: Row[]): Uint8Array {
     }
   }
   const out = new Bytes();
-  out.u32le(levels.length);
-  out.raw(levels.toUint8());
+  if (leaf.maxRep > 0) out.raw(levelsBlock(entries.map((e) => e.r), leaf.maxRep));
+  out.raw(levelsBlock(entries.map((e) => e.d), leaf.maxDef));
   out.raw(values.toUint8());
   return out.toUint8();
 }
@@ -178,9 +219,10 @@ export function writeParquet(columns: ColumnSpec[], rows: Row[]): Uint8Array {
   const chunks: TValue[] = [];
   let total = 0;
   for (const leaf of leaves(columns)) {
-    const data = pageData(leaf, rows);
+    const entries = shred(leaf, rows);
+    const data = pageData(leaf, entries);
     const header = new Bytes();
-    writeValue(header, struct([1, i32(0)], [2, i32(data.length)], [3, i32(data.length)], [5, struct([1, i32(rows.length)], [2, i32(0)], [3, i32(3)], [4, i32(3)])]));
+    writeValue(header, struct([1, i32(0)], [2, i32(data.length)], [3, i32(data.length)], [5, struct([1, i32(entries.length)], [2, i32(0)], [3, i32(3)], [4, i32(3)])]));
     const offset = file.length;
     file.raw(header.toUint8());
     file.raw(data);
@@ -191,7 +233,7 @@ export function writeParquet(columns: ColumnSpec[], rows: Row[]): Uint8Array {
       [2, { t: 'list', elem: 'i32', v: [i32(0), i32(3)] }],
       [3, { t: 'list', elem: 'bin', v: leaf.path.map(bin) }],
       [4, i32(0)],
-      [5, i64(rows.length)],
+      [5, i64(entries.length)],
       [6, i64(size)],
       [7, i64(size)],
       [9, i64(offset)],
