@@ -9,6 +9,7 @@ import { objectiveConfig } from '../objective/variants';
 import { Rng } from '../rng';
 import type { LoopConfig } from './config';
 import { resolveLoopConfig } from './config';
+import { trainPreference } from './loop';
 import { PreferenceTask } from './preference-task';
 import { TinyPreferenceSource, tinyModel } from './test-fixtures';
 
@@ -72,6 +73,25 @@ describe('reference log-prob cache', () => {
     expect(perEpoch.negative(0, e, 1)).toEqual(perEpoch.negative(0, e, 1));
     expect(perEpoch.negative(0, e, 1)).not.toEqual(perEpoch.negative(0, e, 2));
     expect(fixed.negative(0, e, 0)).not.toEqual(e.image);
+    model.dispose();
+  });
+});
+
+describe('m\' == m on the real model', () => {
+  it('keeps the conditional term at exactly log 2 while training moves the others', async () => {
+    const model = tinyModel();
+    const source = new TinyPreferenceSource(8);
+    source.negative = (i) => source.pairs[i].image.slice(); // m' = m
+    const steps: Record<string, number>[] = [];
+    await trainPreference(model, source, { batchSize: 4, gradAccum: 1, maxSteps: 6, learningRate: 2e-2, warmupRatio: 0, seed: 1 }, {
+      onStep: (e) => steps.push(e.metrics),
+    });
+    for (const m of steps) {
+      expect(Math.abs(m['loss/conditional'] - Math.log(2))).toBeLessThan(1e-7);
+      expect(m['rewards/imageless_margins']).toBe(0);
+    }
+    expect(Math.abs(steps[5]['loss/dpo'] - Math.log(2))).toBeGreaterThan(1e-3);
+    expect(Math.abs(steps[5]['rewards/chosen'])).toBeGreaterThan(1e-4);
     model.dispose();
   });
 });
