@@ -1,19 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describeBackend, initBackend, type BackendInfo } from '../core/backend';
 import type { AppInfo } from '../shared/api';
+import { readPackageInfo } from './package-info';
 
-interface PackageJson {
-  productName?: string;
-  name: string;
-  version: string;
-}
-
-/** Reads name and version from the package.json at `root` (the app's install folder). */
-export function readPackageInfo(root: string): { name: string; version: string } {
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson;
-  return { name: pkg.productName ?? pkg.name, version: pkg.version };
-}
+export { readPackageInfo };
 
 let backend: Promise<BackendInfo> | null = null;
 

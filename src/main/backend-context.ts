@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ApiEvent, AppInfo } from '../shared/api';
 import { createHandlers, type HandlerContext, type Handlers } from './api/handlers';
-import { readPackageInfo } from './app-info';
+import { readPackageInfo } from './package-info';
 import { ensureHome } from './home';
 import { Store } from './store';
 import { forkTrainer, type TrainerLauncher } from './trainer/launch';

@@ -11,7 +11,6 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { importDataset } from '../core/data/import';
 import type { ApiChannel, ApiErrorBody, ApiOutputs, RunDetail, RunProgress, RunSummary } from '../shared/api';
 import type { MethodInput } from '../shared/schemas';
 import { dispatch } from './api/dispatch';
@@ -222,6 +221,7 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
       case 'datasets': {
         if (sub === 'validate') {
           if (!arg) throw usage('datasets validate needs a path.');
+          const { importDataset } = await import('../core/data/import');
           const result = await importDataset(resolve(arg));
           const s = result.report.summary;
           const dsErrors = result.report.issues.filter((i) => i.severity === 'error' && i.record === undefined);

@@ -10,11 +10,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiChannel, ApiOutputs, AppInfo, ConfigDiff, ImageData, RunDetail, RunSummary } from '../../shared/api';
 import type { ParsedInput, TrainConfig } from '../../shared/schemas';
-import { appInfo } from '../app-info';
 import { homePaths } from '../home';
 import type { RunRow, Store } from '../store';
 import type { Supervisor } from '../trainer/supervisor';
-import { DatasetService, encodeImage } from './datasets';
+import type { DatasetService } from './datasets';
 import { badRequest, conflict, HandlerError, notFound } from './errors';
 
 export type Handlers = { [C in ApiChannel]: (input: ParsedInput<C>) => Promise<ApiOutputs[C]> };
@@ -62,7 +61,10 @@ function flatten(obj: Record<string, unknown>, prefix = '', out = new Map<string
 export function createHandlers(ctx: HandlerContext) {
   const { store, supervisor } = ctx;
   const paths = homePaths(ctx.home);
-  const datasets = new DatasetService(store, paths.datasets);
+  // Heavy modules (tfjs, sharp, parquet) load on first use: `mdpo runs list` should not wait for them.
+  let datasetService: Promise<DatasetService> | null = null;
+  const ds = () =>
+    (datasetService ??= import('./datasets').then((m) => new m.DatasetService(store, paths.datasets)));
 
   const getRun = (runId: number, field = 'runId'): RunRow => {
     const run = store.getRun(runId);
@@ -74,12 +76,12 @@ export function createHandlers(ctx: HandlerContext) {
   /** record:<datasetId>:<index> from a dataset; output:<id> from a stored output's image file. */
   const resolveImage = async (ref: string, size: number | undefined): Promise<ImageData> => {
     const m = /^record:(\d+):(\d+)$/.exec(ref);
-    if (m) return datasets.image(Number(m[1]), Number(m[2]), size);
+    if (m) return (await ds()).image(Number(m[1]), Number(m[2]), size);
     const o = /^output:(\d+)$/.exec(ref);
     if (o) {
       const out = store.getOutput(Number(o[1]));
       if (!out) throw notFound(`Output ${o[1]}`, 'ref');
-      if (out.imagePath) return encodeImage(await readFile(out.imagePath), size);
+      if (out.imagePath) return (await import('./datasets')).encodeImage(await readFile(out.imagePath), size);
       if (out.image.startsWith('record:')) return resolveImage(out.image, size);
       throw notFound(`The image of output ${o[1]}`, 'ref');
     }
@@ -87,19 +89,20 @@ export function createHandlers(ctx: HandlerContext) {
   };
 
   const handlers = {
-    'app:info': async () => appInfo(ctx.appRoot, ctx.mode, { home: ctx.home, features: FEATURES }),
+    'app:info': async () =>
+      (await import('../app-info')).appInfo(ctx.appRoot, ctx.mode, { home: ctx.home, features: FEATURES }),
     'app:pickPath': async (input) => (ctx.pickPath ? ctx.pickPath(input) : null),
 
-    'datasets:import': async (input) => datasets.import(input),
+    'datasets:import': async (input) => (await ds()).import(input),
     'datasets:list': async () => store.listDatasets(),
-    'datasets:get': async ({ datasetId }) => datasets.get(datasetId),
-    'datasets:records': async (input) => datasets.page(input),
-    'datasets:report': async ({ datasetId }) => datasets.get(datasetId).report,
-    'datasets:negativePreview': async (input) => datasets.negativePreview(input),
+    'datasets:get': async ({ datasetId }) => (await ds()).get(datasetId),
+    'datasets:records': async (input) => (await ds()).page(input),
+    'datasets:report': async ({ datasetId }) => (await ds()).get(datasetId).report,
+    'datasets:negativePreview': async (input) => (await ds()).negativePreview(input),
     'datasets:delete': async ({ datasetId }) => {
       const used = store.listRuns().filter((r) => r.datasetId === datasetId && supervisor.isLive(r.id));
       if (used.length) throw conflict(`Dataset ${datasetId} is used by running run ${used[0]!.id}.`);
-      datasets.delete(datasetId);
+      (await ds()).delete(datasetId);
       return { deleted: true as const };
     },
 
@@ -186,5 +189,5 @@ export function createHandlers(ctx: HandlerContext) {
     },
   } satisfies Handlers;
 
-  return { handlers: handlers as Handlers, datasets };
+  return { handlers: handlers as Handlers };
 }
