@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { BUILTIN_SMALL, withOverrides } from '../model/config';
@@ -6,6 +9,7 @@ import { Rng } from '../rng';
 import { greedyAnswerer, sampler } from './answerers';
 import { trainWorldBase, worldModelConfig, worldSftSource, worldTokenizer } from './base';
 import { DESCRIBE_PROMPT } from './grammar';
+import { buildWorldPreferenceDataset } from './preference';
 import { sftExamples } from './sft';
 import { evalScenes } from './splits';
 import { worldVocabulary } from './vocabulary';
@@ -23,7 +27,7 @@ describe('world base model plumbing', () => {
     expect(source.imageShape).toEqual([32, 32]);
   });
 
-  it('trains a few seeded steps reproducibly, and decodes through the answerers', async () => {
+  it('trains a few seeded steps reproducibly, decodes through the answerers, builds a pair dataset', async () => {
     await initBackend('wasm');
     // A tiny config keeps this test to seconds; the shipped base uses BUILTIN_SMALL.
     const config = withOverrides(BUILTIN_SMALL, {
@@ -42,6 +46,18 @@ describe('world base model plumbing', () => {
     const samples = await sampler(a.model, a.tokenizer, 1)(scenes, [DESCRIBE_PROMPT, DESCRIBE_PROMPT], 3);
     expect(samples.map((s) => s.length)).toEqual([3, 3]);
     expect(await sampler(a.model, a.tokenizer, 1)(scenes, [DESCRIBE_PROMPT, DESCRIBE_PROMPT], 3)).toEqual(samples);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'world-pref-'));
+    try {
+      const built = await buildWorldPreferenceDataset({ model: a.model, tokenizer: a.tokenizer, seed: 1, scenes: 3, samplesPerQuestion: 3, dir });
+      expect(built.summary.questions).toBe(3);
+      expect(built.summary.kept + built.summary.dropped).toBe(3);
+      if (built.summary.kept > 0) {
+        expect(JSON.parse(await readFile(path.join(dir, 'data.json'), 'utf8'))).toHaveLength(built.summary.kept);
+        expect(JSON.parse(await readFile(path.join(dir, 'build-report.json'), 'utf8')).summary).toEqual(built.summary);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
     a.model.dispose();
     b.model.dispose();
   });

@@ -13,3 +13,6 @@ export * from './dataset';
 export * from './splits';
 export * from './evaluate';
 export * from './pairs';
+export * from './answerers';
+export * from './base';
+export * from './preference';
