@@ -7,6 +7,7 @@ import {
   makeNegative,
   pickOtherIndex,
   sampleCropBox,
+  strategyFromConfig,
   validateStrategy,
   type NegativeStrategy,
 } from './negatives';
@@ -154,6 +155,12 @@ describe('makeNegative', () => {
     expect(() => validateStrategy({ kind: 'blur' } as unknown as NegativeStrategy)).toThrow(/Unknown negative strategy/);
     expect(() => makeNegative(img, 0, H, DEFAULT_NEGATIVE, new Rng(0))).toThrow(/width to be a positive integer/);
     expect(() => makeNegative(img, W, H + 1, DEFAULT_NEGATIVE, new Rng(0))).toThrow(/Expected an image of/);
+  });
+
+  it('maps the run config (src/shared negativeSchema) to a strategy', () => {
+    expect(strategyFromConfig({ strategy: 'crop', cropMin: 0.2, cropMax: 0.5 })).toEqual({ kind: 'crop', minArea: 0.2, maxArea: 0.5 });
+    expect(strategyFromConfig({ strategy: 'augment', cropMin: 0.2, cropMax: 0.5 })).toEqual({ kind: 'augment' });
+    expect(() => strategyFromConfig({ strategy: 'crop', cropMin: 0.6, cropMax: 0.5 })).toThrow(/minArea <= maxArea/);
   });
 
   it('describes strategies for the UI', () => {

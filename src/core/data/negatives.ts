@@ -182,6 +182,14 @@ export function makeNegative(
   }
 }
 
+/** The run config's negative settings (src/shared negativeSchema) as a strategy. */
+export function strategyFromConfig(config: { strategy: 'crop' | 'random-image' | 'augment'; cropMin?: number; cropMax?: number }): NegativeStrategy {
+  const minArea = config.cropMin ?? 0.01;
+  const maxArea = config.cropMax ?? 0.2;
+  if (config.strategy === 'crop') return validateStrategy({ kind: 'crop', minArea, maxArea });
+  return validateStrategy({ kind: config.strategy });
+}
+
 /** A short human label, for reports and the UI ("crop 1-20%"). */
 export function describeStrategy(strategy: NegativeStrategy): string {
   const pct = (v: number): string => `${Math.round(v * 1000) / 10}`;

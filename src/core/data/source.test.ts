@@ -106,7 +106,8 @@ describe('previewNegatives', () => {
     const p = await previewNegatives(records[0].image, { kind: 'crop', minArea: 0.2, maxArea: 0.5 }, 3, 7, 32);
     expect(p.label).toBe('crop 20-50%');
     expect(p.negatives).toHaveLength(3);
-    for (const png of [p.original, ...p.negatives]) expect(await sharp(png).metadata()).toMatchObject({ format: 'png', width: 32, height: 32 });
+    // a.png is 12x10: the longest side becomes 32, the aspect ratio is kept.
+    for (const png of [p.original, ...p.negatives]) expect(await sharp(png).metadata()).toMatchObject({ format: 'png', width: 32, height: 27 });
     const again = await previewNegatives(records[0].image, { kind: 'crop', minArea: 0.2, maxArea: 0.5 }, 3, 7, 32);
     expect(again.negatives.map((b) => b.toString('base64'))).toEqual(p.negatives.map((b) => b.toString('base64')));
     expect(p.negatives[0].equals(p.original)).toBe(false);
