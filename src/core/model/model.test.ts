@@ -157,6 +157,21 @@ describe('Vlm log-probs and LoRA (wasm)', () => {
     m.dispose();
   });
 
+  it('LoRA dropout: masks from the given Rng (same seed, same log-probs), none without one', () => {
+    const m = Vlm.create(TINY, new Rng(22));
+    m.addLora({ ...LORA, dropout: 0.5 }, new Rng(23));
+    for (const ad of m.lora!.adapters.values()) ad.b.assign(tf.randomNormal(ad.b.shape, 0, 0.3, 'float32', 2));
+    const batch = { pixels: null, ...raggedBatch(TINY, 2, 24) };
+    const lp = (rng?: Rng) => tf.tidy(() => Array.from(m.sequenceLogProbs(batch, { dropoutRng: rng }).dataSync()));
+    const plain = lp();
+    expect(lp()).toEqual(plain);
+    const a = lp(new Rng(5));
+    expect(lp(new Rng(5))).toEqual(a);
+    expect(maxAbsDiff(a, plain)).toBeGreaterThan(1e-4);
+    expect(maxAbsDiff(a, lp(new Rng(6)))).toBeGreaterThan(1e-4);
+    m.dispose();
+  });
+
   it('rejects bad inputs up front', () => {
     const m = Vlm.create(TINY, new Rng(20));
     const px = seededPixels(2, TINY, 21);
