@@ -46,6 +46,12 @@ export interface HfExtras {
   /** The text model type (llama, qwen2). */
   textType: string;
   visionType: string;
+  /**
+   * The processor's square size. HF's patch Conv2d (stride = kernel, no padding) ignores the
+   * last image_size mod patch_size rows/columns (SigLIP so400m: 384 px, patch 14 -> 27 x 27
+   * patches over 378 px), so the model's input is the top-left crop of vlm.vision.imageSize.
+   */
+  processorImageSize: number;
 }
 
 export interface MappedConfig {
@@ -149,9 +155,12 @@ function visionBase(v: Json, type: string, where: string): Omit<VlmConfig['visio
   if (!['gelu', 'gelu_pytorch_tanh', 'quick_gelu'].includes(act)) {
     throw new UnsupportedModelError(`${where}: vision hidden_act ${act} is not supported (gelu, gelu_pytorch_tanh, quick_gelu)`);
   }
+  const image = num(v, 'image_size', d.image, where);
+  const patch = num(v, 'patch_size', d.patch, where);
   return {
-    imageSize: num(v, 'image_size', d.image, where),
-    patchSize: num(v, 'patch_size', d.patch, where),
+    // What the patch convolution actually covers (see HfExtras.processorImageSize).
+    imageSize: Math.floor(image / patch) * patch,
+    patchSize: patch,
     numChannels: num(v, 'num_channels', 3, where),
     hiddenSize: num(v, 'hidden_size', d.hidden, where),
     numLayers: num(v, 'num_hidden_layers', d.layers, where),
@@ -218,6 +227,7 @@ function mapIdefics3(c: Json, mt: HfModelType, ids: TokenIds, where: string, not
       modelType: mt, imageTokenId: vlm.tokens.image, imageSeqLen: (side * side) / (scale * scale),
       dropFirstFeature: false, imageNewline: false,
       textPrefix: 'model.text_model.', textPrefixNew: 'model.text_model.', textType: type, visionType: vType,
+      processorImageSize: num(vRaw, 'image_size', VISION_DEFAULTS[vType].image, where),
     },
   };
 }
@@ -265,6 +275,7 @@ function mapLlava(c: Json, mt: HfModelType, ids: TokenIds, where: string, notes:
       imageSeqLen: side * side - (dropFirst ? 1 : 0) + (onevision ? 1 : 0),
       dropFirstFeature: dropFirst, imageNewline: onevision,
       textPrefix: 'language_model.model.', textPrefixNew: 'model.language_model.', textType: type, visionType: vType,
+      processorImageSize: num(vRaw, 'image_size', VISION_DEFAULTS[vType].image, where),
     },
   };
 }

@@ -43,7 +43,8 @@ export class HfProcessor {
   readonly answerPrefix: string;
 
   constructor(readonly tokenizer: HfTokenizer, readonly mapped: MappedConfig, readonly plan: ImagePlan) {
-    this.imageShape = [plan.size, plan.size];
+    const side = plan.keep ?? plan.size;
+    this.imageShape = [side, side];
     const probe = tokenizer.chatTemplate ? tokenizer.applyChatTemplate([{ role: 'user', content: [{ type: 'text', text: 'x' }] }], true) : '';
     this.answerPrefix = /:\s*$/.test(probe) && !/\s$/.test(probe) ? ' ' : '';
   }
@@ -104,7 +105,11 @@ export async function inspectHfFolder(dir: string): Promise<{ mapped: MappedConf
   const ppPath = join(dir, 'preprocessor_config.json');
   const pp = (await readJsonFile(ppPath).catch((e: Error) => (e.message.startsWith('Cannot read') ? null : Promise.reject(e)))) as Record<string, unknown> | null;
   if (pp?.do_image_splitting === true) mapped.notes.push(`${ppPath}: do_image_splitting is on in the folder; images are used as one global view here (no tiling)`);
-  const plan = imagePlan(pp, mapped.extras, mapped.vlm.vision.imageSize, mapped.vlm.image, ppPath);
+  const plan = imagePlan(pp, mapped.extras, mapped.vlm.image, ppPath);
+  if (mapped.vlm.vision.imageSize !== plan.size) {
+    plan.keep = mapped.vlm.vision.imageSize;
+    mapped.notes.push(`image_size ${plan.size} is not a multiple of patch_size ${mapped.vlm.vision.patchSize}: as in HF's patch convolution, only the top-left ${plan.keep} px are seen`);
+  }
   mapped.vlm.image = { mean: plan.mean, std: plan.std };
   return { mapped, tokenizer, plan };
 }

@@ -173,6 +173,25 @@ describe('processor: chat template, image preprocessing', () => {
   });
 });
 
+describe('image_size not a multiple of patch_size (SigLIP so400m: 384 px, patch 14)', () => {
+  it('the model sees the top-left grid * patch pixels, as HF\'s patch convolution does', async () => {
+    const f = await writeTinyHfFolder(fresh(), 'onevision', { editConfig: (c) => Object.assign(c.vision_config as object, { image_size: 18 }) });
+    const ppPath = join(f.dir, 'preprocessor_config.json');
+    const pp = JSON.parse(await readFile(ppPath, 'utf8'));
+    await writeFile(ppPath, JSON.stringify({ ...pp, size: { height: 18, width: 18 } }));
+    const l = await loadHfModel(f.dir, quick);
+    expect(l.model.config.vision.imageSize).toBe(16);
+    expect(l.processor.imageShape).toEqual([16, 16]);
+    expect(l.notes.join(' ')).toMatch(/only the top-left 16 px are seen/);
+    const raw = Buffer.from(Uint8Array.from({ length: 18 * 18 * 3 }, (_, i) => (i * 37) % 256));
+    const png = await sharp(raw, { raw: { width: 18, height: 18, channels: 3 } }).png().toBuffer();
+    const img = await l.processor.image(png);
+    expect(img.length).toBe(16 * 16 * 3);
+    for (let y = 0; y < 16; y++) for (let x = 0; x < 48; x++) expect(Math.round(img[y * 48 + x] * 255)).toBe(raw[y * 54 + x]);
+    l.model.dispose();
+  });
+});
+
 describe('PEFT adapters from elsewhere', () => {
   it('imports list-style target_modules and transformers >= 4.52 key names; refuses what it cannot apply', async () => {
     const folder = await writeTinyHfFolder(fresh(), 'llava-llama');

@@ -129,8 +129,10 @@ export type Resample = 'nearest' | 'linear' | 'cubic' | 'lanczos3';
 const PIL_RESAMPLE: Record<number, Resample> = { 0: 'nearest', 1: 'lanczos3', 2: 'linear', 3: 'cubic' };
 
 export interface ImagePlan {
-  /** Square side the vision tower expects. */
+  /** Square side the processor resizes to (HF's size / crop_size / max_image_size). */
   size: number;
+  /** Side of the top-left crop the patch convolution covers (= size unless size mod patch != 0). */
+  keep?: number;
   /** Idefics3: first resize so the longest edge is this (aspect kept), then square to `size`. */
   longestEdge: number | null;
   /** CLIP: resize the shortest edge to this, then center-crop `size` x `size`. */
@@ -141,7 +143,8 @@ export interface ImagePlan {
 }
 
 /** preprocessor_config.json -> how to turn an image into the model's [size, size, 3] input. */
-export function imagePlan(raw: Json | null, extras: HfExtras, imageSize: number, dflt: { mean: number[]; std: number[] }, where: string): ImagePlan {
+export function imagePlan(raw: Json | null, extras: HfExtras, dflt: { mean: number[]; std: number[] }, where: string): ImagePlan {
+  const imageSize = extras.processorImageSize;
   const p = raw ?? {};
   const three = (k: string, d: number[]): [number, number, number] => {
     const v = p[k];
@@ -151,7 +154,7 @@ export function imagePlan(raw: Json | null, extras: HfExtras, imageSize: number,
   };
   const size = p.size as Json | number | undefined;
   const resample = PIL_RESAMPLE[Number(p.resample ?? 3)] ?? 'cubic';
-  const plan: ImagePlan = { size: imageSize, longestEdge: null, shortestEdge: null, resample, mean: three('image_mean', dflt.mean), std: three('image_std', dflt.std) };
+  const plan: ImagePlan = { size: imageSize, keep: undefined, longestEdge: null, shortestEdge: null, resample, mean: three('image_mean', dflt.mean), std: three('image_std', dflt.std) };
   if (extras.modelType === 'idefics3' || extras.modelType === 'smolvlm') {
     const max = Number((p.max_image_size as Json | undefined)?.longest_edge ?? imageSize);
     if (max !== imageSize) throw new Error(`${where}: max_image_size.longest_edge ${max} differs from the vision tower's image_size ${imageSize}`);
@@ -196,8 +199,9 @@ export async function preprocessImage(input: Buffer | Uint8Array | string, plan:
   }
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
   if (info.width !== S || info.height !== S || info.channels !== 3) throw new Error(`Expected a ${S}x${S}x3 image after preprocessing, but got ${info.width}x${info.height}x${info.channels}`);
-  const out = new Float32Array(S * S * 3);
-  for (let i = 0; i < out.length; i++) out[i] = data[i] / 255;
+  const K = plan.keep ?? S;
+  const out = new Float32Array(K * K * 3);
+  for (let y = 0; y < K; y++) for (let x = 0; x < K * 3; x++) out[y * K * 3 + x] = data[y * S * 3 + x] / 255;
   return out;
 }
 
