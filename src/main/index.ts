@@ -2,9 +2,14 @@
  * The Electron shell: one hardened window, IPC handlers that call the same implementations as
  * browser mode and the CLI. Kept thin on purpose.
  */
-import { app, BrowserWindow, ipcMain, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, shell } from 'electron';
 import { join } from 'node:path';
-import { appInfo } from './app-info';
+import { pathToFileURL } from 'node:url';
+import { EVENTS_CHANNEL } from '../shared/api';
+import { openBackend, type Backend } from './backend-context';
+import { resolveHome } from './home';
+import { isTrustedSender, registerIpc, type IpcMainLike } from './ipc';
+import { utilityTrainer } from './trainer/utility-launch';
 
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
@@ -32,12 +37,53 @@ function createWindow(): BrowserWindow {
   return win;
 }
 
+/** The renderer's own address: IPC from anywhere else is refused. */
+const rendererUrl =
+  process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(join(__dirname, '../renderer/index.html')).href;
+const appWindows = new Set<number>();
+let backend: Backend | null = null;
+
+function openAppWindow(): void {
+  const win = createWindow();
+  const id = win.webContents.id;
+  appWindows.add(id);
+  win.on('closed', () => appWindows.delete(id));
+}
+
 void app.whenReady().then(() => {
-  ipcMain.handle('app:info', async () => ({ ok: true, value: await appInfo(app.getAppPath(), 'electron', { home: '', features: { datasets: false, training: false, evaluation: false, demo: false, ask: false } }) }));
-  createWindow();
-  app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) createWindow();
+  backend = openBackend({
+    home: resolveHome(),
+    mode: 'electron',
+    appRoot: app.getAppPath(),
+    // The trainer runs as a utilityProcess: the UI never shares a thread with training.
+    launcher: utilityTrainer(join(__dirname, 'trainer.js')),
+    // File access only through a dialog the user confirms.
+    pickPath: async ({ kind, title }) => {
+      const win = BrowserWindow.getFocusedWindow();
+      const options = { title, properties: [kind === 'folder' ? 'openDirectory' : 'openFile'] as ('openDirectory' | 'openFile')[] };
+      const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
+      return result.canceled ? null : (result.filePaths[0] ?? null);
+    },
   });
+  registerIpc(ipcMain as unknown as IpcMainLike, backend.handlers, (event) => isTrustedSender(event, appWindows, rendererUrl));
+  backend.subscribe((event) => {
+    for (const win of BrowserWindow.getAllWindows()) {
+      if (appWindows.has(win.webContents.id)) win.webContents.send(EVENTS_CHANNEL, event);
+    }
+  });
+  openAppWindow();
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) openAppWindow();
+  });
+});
+
+// Trainers stop with the app; their runs become `interrupted` and resume from the last checkpoint.
+let closing = false;
+app.on('before-quit', (event) => {
+  if (!backend || closing) return;
+  closing = true;
+  event.preventDefault();
+  void backend.close().finally(() => app.quit());
 });
 
 app.on('window-all-closed', () => {

@@ -223,6 +223,7 @@ export class Supervisor {
     const runId = l.runId;
     switch (m.type) {
       case 'ready':
+        this.store.updateRun(runId, { trainerPid: m.pid });
         l.handle.send(l.out.stamp({ type: 'start', job }));
         break;
       case 'started': {
