@@ -8,17 +8,17 @@ beforeAll(async () => {
 });
 
 describe('gradient bookkeeping', () => {
-  it('global norm, clipping (PyTorch coefficient) and no-op below the limit', () => {
+  it('global norm, clipping (PyTorch coefficient) and no-op below the limit', async () => {
     const before = tf.memory().numTensors;
     const g = [tf.tensor1d([3, 4]), tf.tensor2d([[12]])];
-    const norm = globalNorm(g);
+    const norm = await globalNorm(g);
     expect(norm).toBeCloseTo(13, 6);
     const same = clipByGlobalNorm(g, norm, 20);
     expect(same).toBe(g);
     const clipped = clipByGlobalNorm(g, norm, 6.5);
     const coef = 6.5 / (13 + 1e-6);
     expect(Array.from(clipped[0].dataSync())[1]).toBeCloseTo(4 * coef, 6);
-    expect(globalNorm(clipped)).toBeCloseTo(6.5, 5);
+    expect(await globalNorm(clipped)).toBeCloseTo(6.5, 5);
     tf.dispose(clipped);
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -35,11 +35,11 @@ describe('gradient bookkeeping', () => {
     expect(() => acc.take()).toThrow(/No gradients/);
   });
 
-  it('finds the first tensor holding NaN or Inf', () => {
+  it('finds the first tensor holding NaN or Inf', async () => {
     const g = [tf.tensor1d([1, 2]), tf.tensor1d([0, Infinity]), tf.tensor1d([NaN])];
-    expect(firstNonFinite(g)).toBe(1);
-    expect(firstNonFinite([g[0]])).toBe(-1);
-    expect(Number.isFinite(globalNorm(g))).toBe(false);
+    expect(await firstNonFinite(g)).toBe(1);
+    expect(await firstNonFinite([g[0]])).toBe(-1);
+    expect(Number.isFinite(await globalNorm(g))).toBe(false);
     tf.dispose(g);
   });
 });

@@ -35,11 +35,11 @@ export class GradAccumulator {
 }
 
 /** sqrt(Σ ||g_i||²) over every gradient, as a plain number (NaN/Inf propagate). */
-export function globalNorm(grads: tf.Tensor[]): number {
-  return tf.tidy(() => {
-    const squares = grads.map((g) => tf.sum(tf.square(g)));
-    return Math.sqrt(tf.addN(squares).dataSync()[0]);
-  });
+export async function globalNorm(grads: tf.Tensor[]): Promise<number> {
+  const sum = tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
+  const [value] = await sum.data();
+  sum.dispose();
+  return Math.sqrt(value);
 }
 
 /**
@@ -56,9 +56,9 @@ export function clipByGlobalNorm(grads: tf.Tensor[], norm: number, maxNorm: numb
 }
 
 /** Index of the first tensor holding a NaN or ±Inf, or -1. */
-export function firstNonFinite(grads: tf.Tensor[]): number {
+export async function firstNonFinite(grads: tf.Tensor[]): Promise<number> {
   for (let i = 0; i < grads.length; i++) {
-    const values = grads[i].dataSync();
+    const values = await grads[i].data();
     for (let j = 0; j < values.length; j++) if (!Number.isFinite(values[j])) return i;
   }
   return -1;

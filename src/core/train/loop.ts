@@ -113,8 +113,10 @@ async function runLoop(model: TrainableModel, task: Task, cfg: LoopConfig, hooks
       rng: rng.state(), config: cfg, variableNames: names, refCache: task.exportCache(), metrics,
       savedAt: new Date().toISOString(),
     };
-    const weights = Object.fromEntries(vars.map((v, i) => [names[i], { shape: v.shape, data: (v.dataSync() as Float32Array).slice() }]));
-    lastCheckpoint = await saveCheckpoint(cfg.checkpointDir, { state, weights, optimizer: optimizer.exportState() }, cfg.keepCheckpoints);
+    const values = await Promise.all(vars.map(async (v) => ((await v.data()) as Float32Array).slice()));
+    const weights = Object.fromEntries(vars.map((v, i) => [names[i], { shape: v.shape, data: values[i] }]));
+    const optimizerState = await optimizer.exportState();
+    lastCheckpoint = await saveCheckpoint(cfg.checkpointDir, { state, weights, optimizer: optimizerState }, cfg.keepCheckpoints);
     savedAtStep = step;
     hooks.onCheckpoint?.({ step, path: lastCheckpoint });
   };
@@ -162,13 +164,13 @@ async function runLoop(model: TrainableModel, task: Task, cfg: LoopConfig, hooks
       let tokens = 0;
       try {
         for (let k = 0; k < indices.length; k += cfg.batchSize) {
-          const mb = task.microBatch(indices.slice(k, k + cfg.batchSize), epoch, rng);
+          const mb = await task.microBatch(indices.slice(k, k + cfg.batchSize), epoch, rng);
           try {
             const { value, grads } = tf.variableGrads(() => mb.loss(), vars);
-            loss += value.dataSync()[0];
-            value.dispose();
             acc.add(vars.map((v) => grads[v.name]));
-            mb.finish();
+            loss += (await value.data())[0];
+            value.dispose();
+            await mb.finish();
             tokens += mb.tokens;
           } finally {
             mb.dispose();
@@ -181,9 +183,9 @@ async function runLoop(model: TrainableModel, task: Task, cfg: LoopConfig, hooks
       let grads = acc.take();
       try {
         if (!Number.isFinite(loss)) throw new TrainingDivergedError(step + 1, 'loss', loss, lastCheckpoint);
-        const gradNorm = globalNorm(grads);
+        const gradNorm = await globalNorm(grads);
         if (!Number.isFinite(gradNorm)) {
-          const bad = firstNonFinite(grads);
+          const bad = await firstNonFinite(grads);
           throw new TrainingDivergedError(step + 1, `gradient of ${names[bad] ?? 'a variable'}`, gradNorm, lastCheckpoint);
         }
         if (cfg.maxGradNorm > 0) grads = clipByGlobalNorm(grads, gradNorm, cfg.maxGradNorm);

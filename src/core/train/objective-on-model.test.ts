@@ -28,9 +28,9 @@ function perturbAdapters(vars: tf.Variable[], seed: number, scale: number): void
   });
 }
 
-function lossOf(task: PreferenceTask, indices: number[], epoch = 0): number {
+async function lossOf(task: PreferenceTask, indices: number[], epoch = 0): Promise<number> {
   task.beginStep(indices);
-  const mb = task.microBatch(indices, epoch);
+  const mb = await task.microBatch(indices, epoch);
   try {
     return tf.tidy(() => mb.loss().dataSync()[0]);
   } finally {
@@ -40,22 +40,22 @@ function lossOf(task: PreferenceTask, indices: number[], epoch = 0): number {
 
 describe('reference log-prob cache', () => {
   for (const negativeFixedPerPair of [true, false]) {
-    it(`gives the same loss as recomputing (m' ${negativeFixedPerPair ? 'fixed per pair' : 'per epoch'})`, () => {
+    it(`gives the same loss as recomputing (m' ${negativeFixedPerPair ? 'fixed per pair' : 'per epoch'})`, async () => {
       const model = tinyModel();
       const source = new TinyPreferenceSource(6);
       const cfg: LoopConfig = resolveLoopConfig({ seed: 2, negativeFixedPerPair });
       const cached = new PreferenceTask(model, source, cfg);
       // Fill the cache in one batch composition ...
-      lossOf(cached, [0, 1, 2]);
-      lossOf(cached, [3, 4, 5]);
+      await lossOf(cached, [0, 1, 2]);
+      await lossOf(cached, [3, 4, 5]);
       expect(cached.cache.size).toBe(negativeFixedPerPair ? 18 : 12); // chosen, rejected (, m') per pair
       // ... then train the adapters a little, so the policy is no longer the reference.
       perturbAdapters(model.trainableVariables(), 5, 0.05);
       const before = cached.cache.hits;
-      const withCache = lossOf(cached, [4, 1]);
+      const withCache = await lossOf(cached, [4, 1]);
       expect(cached.cache.hits - before).toBe(negativeFixedPerPair ? 6 : 4);
       const fresh = new PreferenceTask(model, source, cfg);
-      const recomputed = lossOf(fresh, [4, 1]);
+      const recomputed = await lossOf(fresh, [4, 1]);
       expect(fresh.cache.hits).toBe(0);
       expect(Math.abs(withCache - recomputed)).toBeLessThan(1e-6);
       expect(Math.abs(withCache - 3 * Math.log(2))).toBeGreaterThan(1e-3); // policy != reference now
@@ -97,16 +97,16 @@ describe('m\' == m on the real model', () => {
 });
 
 describe('finite differences of the whole mDPO loss w.r.t. LoRA parameters', () => {
-  it('match tf.variableGrads', () => {
+  it('match tf.variableGrads', async () => {
     const model = tinyModel();
     const vars = model.trainableVariables();
     perturbAdapters(vars, 9, 0.3); // B != 0, so A has a gradient too
     const objective = objectiveConfig('mdpo', { beta: 1, anchor: 'chosen+rejected+imageless' });
     const task = new PreferenceTask(model, new TinyPreferenceSource(4), resolveLoopConfig({ seed: 4, objective }));
     const indices = [0, 1, 2, 3];
-    lossOf(task, indices); // fills the reference cache: the reference is a constant from here on
+    await lossOf(task, indices); // fills the reference cache: the reference is a constant from here on
     task.beginStep(indices);
-    const mb = task.microBatch(indices, 0);
+    const mb = await task.microBatch(indices, 0);
     const { value, grads } = tf.variableGrads(() => mb.loss(), vars);
     value.dispose();
     const loss = () => tf.tidy(() => mb.loss().dataSync()[0]);

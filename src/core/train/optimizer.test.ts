@@ -83,7 +83,7 @@ describe('AdamW', () => {
     opt.dispose();
   });
 
-  it('exported state resumes exactly, and leaks no tensors', () => {
+  it('exported state resumes exactly, and leaks no tensors', async () => {
     const a = tf.variable(tf.tensor2d(P0, [2, 2]));
     const optA = new AdamW([a]);
     const before = tf.memory().numTensors;
@@ -93,7 +93,7 @@ describe('AdamW', () => {
     const b = tf.variable(tf.tensor2d(P0, [2, 2]));
     const optB = new AdamW([b]);
     run(optB, 0, 2);
-    const state = optB.exportState();
+    const state = await optB.exportState();
     const saved = Array.from(b.dataSync());
     optB.dispose();
     const c = tf.variable(tf.tensor2d(saved, [2, 2]));

@@ -76,12 +76,10 @@ export class AdamW {
     });
   }
 
-  exportState(): AdamWState {
-    return {
-      step: this.step,
-      m: this.m.map((t) => t.dataSync() as Float32Array),
-      v: this.v.map((t) => t.dataSync() as Float32Array),
-    };
+  /** Copies of m and v (asynchronous reads: no stall on GPU backends). */
+  async exportState(): Promise<AdamWState> {
+    const read = (ts: tf.Variable[]) => Promise.all(ts.map(async (t) => (await t.data() as Float32Array).slice()));
+    return { step: this.step, m: await read(this.m), v: await read(this.v) };
   }
 
   importState(state: AdamWState): void {

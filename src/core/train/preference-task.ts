@@ -88,7 +88,7 @@ export class PreferenceTask implements Task {
   }
 
   /** Reference log-probs for each (row, kind): from the cache, the misses in one forward. */
-  referenceLogps(rows: Row[], ids: string[], kinds: RefKind[], bank: ImageBank): number[] {
+  async referenceLogps(rows: Row[], ids: string[], kinds: RefKind[], bank: ImageBank): Promise<number[]> {
     const out = new Array<number>(rows.length);
     const missing: number[] = [];
     rows.forEach((_, r) => {
@@ -100,7 +100,9 @@ export class PreferenceTask implements Task {
       const missed = missing.map((r) => rows[r]);
       const input = this.imageInput(missed, bank);
       try {
-        const values = tf.tidy(() => this.score(missed, input, false).dataSync());
+        const scored = tf.tidy(() => this.score(missed, input, false));
+        const values = await scored.data();
+        scored.dispose();
         missing.forEach((r, k) => {
           out[r] = values[k];
           if (this.cacheable(kinds[r])) this.cache.set(ids[r], kinds[r], values[k]);
@@ -117,7 +119,7 @@ export class PreferenceTask implements Task {
     this.stepPairs = indices.length;
   }
 
-  microBatch(indices: number[], epoch: number): MicroBatch {
+  async microBatch(indices: number[], epoch: number): Promise<MicroBatch> {
     const objective = this.config.objective;
     const withImageless = needsImageless(objective);
     const examples = indices.map((i) => this.source.example(i));
@@ -141,7 +143,7 @@ export class PreferenceTask implements Task {
     let policyInput: ReturnType<PreferenceTask['imageInput']>;
     let ref: number[];
     try {
-      ref = this.referenceLogps(rows, ids, kinds, bank);
+      ref = await this.referenceLogps(rows, ids, kinds, bank);
       policyInput = this.imageInput(rows, bank);
     } finally {
       bank.embeds?.dispose();
@@ -169,8 +171,8 @@ export class PreferenceTask implements Task {
         );
         return tf.mul(loss, share) as tf.Scalar; // mean over the micro-batch -> share of the step mean
       },
-      finish: () => {
-        const p = kept!.dataSync();
+      finish: async () => {
+        const p = await kept!.data();
         const rec = this.records;
         for (let k = 0; k < b; k++) {
           rec.policyChosen.push(p[k]);

@@ -31,7 +31,7 @@ export class SftTask implements Task {
     this.stepTokens = indices.reduce((s, i) => s + this.source.example(i).answerIds.length, 0);
   }
 
-  microBatch(indices: number[], _epoch: number, rng: Rng): MicroBatch {
+  async microBatch(indices: number[], _epoch: number, rng: Rng): Promise<MicroBatch> {
     const examples = indices.map((i) => this.source.example(i));
     const withImage = examples.filter((e) => e.image !== null).length;
     if (withImage !== 0 && withImage !== examples.length) {
@@ -50,8 +50,8 @@ export class SftTask implements Task {
         kept = tf.keep(logps);
         return tf.div(tf.neg(tf.sum(logps)), this.stepTokens) as tf.Scalar; // share of the step's token mean
       },
-      finish: () => {
-        const values = kept!.dataSync();
+      finish: async () => {
+        const values = await kept!.data();
         examples.forEach((e, k) => {
           this.logps.push(values[k]);
           this.lengths.push(e.answerIds.length);

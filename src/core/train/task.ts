@@ -1,6 +1,8 @@
 /**
  * What the loop asks of an objective (preference or SFT): forward passes for a micro-batch,
  * per-example values for the metrics, and whatever cache must travel with checkpoints.
+ * Reads from tensors are asynchronous (`await data()`), so GPU backends never stall on a
+ * synchronous readback.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../rng';
@@ -13,7 +15,7 @@ export interface MicroBatch {
    */
   loss(): tf.Scalar;
   /** After the gradient: appends the per-example values to the step's records. */
-  finish(): void;
+  finish(): Promise<void>;
   /** Prompt + answer tokens through the policy. */
   readonly tokens: number;
   dispose(): void;
@@ -25,7 +27,7 @@ export interface Task {
   /** Starts a step: clears the records; `indices` are every example of the step. */
   beginStep(indices: number[]): void;
   /** One micro-batch of the current step. `rng` is the loop's stream (dropout). */
-  microBatch(indices: number[], epoch: number, rng: Rng): MicroBatch;
+  microBatch(indices: number[], epoch: number, rng: Rng): Promise<MicroBatch>;
   /** Metrics of the current step (plain numbers, named as in MDPO.md). */
   stepMetrics(): Record<string, number>;
   exportCache(): { keys: string[]; values: number[] } | null;
