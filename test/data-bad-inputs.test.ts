@@ -122,6 +122,19 @@ const CASES: Case[] = [
   { name: 'TRL prompt ending with the assistant', build: async (d) => writeFiles(d, { 'images/a.png': png, 'p.json': JSON.stringify([trl({}), trl({ prompt: [{ role: 'user', content: 'Q?' }, { role: 'assistant', content: 'A' }] })]) }), issues: [['error', 'bad-messages', 'prompt', 1]], valid: 1 },
   { name: 'TRL content part of an unknown type', build: async (d) => writeFiles(d, { 'images/a.png': png, 'p.json': JSON.stringify([trl({}), trl({ chosen: [{ role: 'assistant', content: [{ type: 'audio' }] }] })]) }), issues: [['error', 'bad-messages', 'chosen', 1]], valid: 1 },
   {
+    name: 'TRL implicit prompt whose rejected has other prompt turns',
+    build: async (d) => writeFiles(d, {
+      'images/a.png': png,
+      'p.json': JSON.stringify([1, 2].map((k) => ({
+        images: ['images/a.png'],
+        chosen: [{ role: 'user', content: `Q${k}?` }, { role: 'assistant', content: 'yes' }],
+        rejected: [{ role: 'user', content: k === 2 ? 'Another question?' : `Q${k}?` }, { role: 'assistant', content: 'no' }],
+      }))),
+    }),
+    issues: [['error', 'bad-messages', 'rejected', 1]],
+    valid: 1,
+  },
+  {
     name: 'sharegpt chosen from the human',
     build: async (d) => writeFiles(d, {
       'images/a.png': png,

@@ -96,6 +96,11 @@ describe('valid fixtures, one per format', () => {
     expectClean(b, 'trl-jsonl');
   });
 
+  it("TRL implicit prompt (chosen/rejected are whole conversations sharing the prompt turns)", async () => {
+    const rows = trlRows.map(({ prompt, chosen, rejected, images }) => ({ images, chosen: [...prompt, ...chosen], rejected: [...prompt, ...rejected] }));
+    expectClean(await importDataset(await folder('trl-implicit', { 'prefs.jsonl': rows.map((x) => JSON.stringify(x)).join('\n') })), 'trl-jsonl');
+  });
+
   it('LLaMA-Factory sharegpt ranking via dataset_info.json (custom columns and tags)', async () => {
     const rows = [
       { conv: [{ from: 'human', value: '<image>What is in picture 0?' }], pos: { from: 'gpt', value: 'A red square.' }, neg: { from: 'gpt', value: 'A blue circle.' }, pics: ['images/a.png'] },
@@ -130,9 +135,11 @@ describe('valid fixtures, one per format', () => {
       ],
     );
     const dir = path.join(root, 'parquet-bytes');
-    await writeFiles(dir, { 'data/train-00000-of-00001.parquet': bytes });
+    await writeFiles(dir, { 'data/train-00000-of-00001.parquet': bytes, 'data/test-00000-of-00001.parquet': bytes });
     const r = await importDataset(dir);
     expectClean(r, 'parquet');
+    expect(r.report.files).toEqual(['data/train-00000-of-00001.parquet']);
+    expect(r.report.issues.map((i) => [i.severity, i.code, i.file])).toEqual([['note', 'other-splits-skipped', 'data/test-00000-of-00001.parquet'], ['note', 'chat-template-stripped', 'data/train-00000-of-00001.parquet'], ['note', 'image-marker-stripped', 'data/train-00000-of-00001.parquet'], ['note', 'image-marker-stripped', 'data/train-00000-of-00001.parquet']]);
     expect(r.records.map((x) => x.id)).toEqual(['10', '11']);
     expect(r.records[1].image).toMatchObject({ kind: 'embedded', row: 1, column: 'image', byteLength: jpg.length });
     expect(r.report.summary.images.formats).toEqual({ png: 1, jpeg: 1 });

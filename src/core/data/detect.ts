@@ -149,6 +149,16 @@ async function readLlamaFactory(baseDir: string, options: DetectOptions): Promis
   }
 }
 
+const SPLIT = /(?:^|[_.-])(train|test|validation|valid|dev|eval)(?:[_.-]|$)/i;
+
+/** Hugging Face shards (train-00000-of-00002.parquet, test-...): keep train when there are others. */
+function trainSplit(rels: string[]): { keep: string[]; skipped: string[] } {
+  const split = (r: string): string | undefined => SPLIT.exec(path.basename(r))?.[1]?.toLowerCase();
+  const skipped = rels.filter((r) => split(r) !== undefined && split(r) !== 'train');
+  if (!rels.some((r) => split(r) === 'train') || skipped.length === 0) return { keep: rels, skipped: [] };
+  return { keep: rels.filter((r) => !skipped.includes(r)), skipped };
+}
+
 export async function detectDataset(root: string, options: DetectOptions = {}): Promise<DetectedDataset> {
   let real: string;
   let isDir: boolean;
@@ -185,7 +195,14 @@ export async function detectDataset(root: string, options: DetectOptions = {}): 
   const none = (issue: DataIssue): DetectedDataset => ({ format: null, baseDir: real, files: rels, rows: [], shape: null, issues: [issue] });
   if (rels.length === 0) return none(datasetIssue('unknown-format', '.', `folder ${root} holds no .json, .jsonl or .parquet data file (nor dataset_info.json)`));
   const parquet = rels.filter((r) => /\.parquet$/i.test(r));
-  if (parquet.length === rels.length) return readFiles(real, parquet, null);
+  if (parquet.length === rels.length) {
+    const { keep, skipped } = trainSplit(parquet);
+    const d = await readFiles(real, keep, null);
+    for (const f of skipped) {
+      d.issues.push({ ...datasetIssue('other-splits-skipped', f, 'skipped: only the train split is imported (pick this file to import it)'), severity: 'note' });
+    }
+    return d;
+  }
   if (rels.length > 1) {
     // Side files such as the built-in world's annotations.json are objects, not record lists.
     const lists: string[] = [];

@@ -62,7 +62,28 @@ export function detectShape(obj: unknown): Shape | null {
     }
   }
   if ('prompt' in obj && 'chosen' in obj && 'rejected' in obj) return { kind: 'flat' };
+  // TRL's implicit prompt: chosen and rejected are whole conversations sharing the prompt turns.
+  if (Array.isArray(obj.chosen) && Array.isArray(obj.rejected)) return { kind: 'flat' };
   return null;
+}
+
+/**
+ * TRL implicit prompt (trl.data_utils.extract_prompt): the turns before the last one are the
+ * prompt, and must be the same in chosen and rejected; the last turns are the answers.
+ */
+function splitImplicitPrompt(raw: Record<string, unknown>, c: Candidate): Record<string, unknown> | null {
+  const chosen = raw.chosen as unknown[];
+  const rejected = raw.rejected as unknown[];
+  if (chosen.length < 2 || rejected.length < 2) {
+    c.issues.push(recordIssue('error', 'missing-field', c.pos, c.index, 'prompt', 'is missing, and chosen/rejected are not whole conversations (user turn + answer) to take it from'));
+    return null;
+  }
+  const prompt = chosen.slice(0, -1);
+  if (JSON.stringify(prompt) !== JSON.stringify(rejected.slice(0, -1))) {
+    c.issues.push(recordIssue('error', 'bad-messages', c.pos, c.index, 'rejected', 'does not start with the same prompt turns as chosen (implicit prompt format)'));
+    return null;
+  }
+  return { ...raw, prompt, chosen: chosen.slice(-1), rejected: rejected.slice(-1) };
 }
 
 /** Is this a message-list record (TRL conversational) rather than plain strings? */
@@ -160,9 +181,19 @@ export function toCandidate(raw: unknown, index: number, pos: SourcePos, shape: 
     if (imgs !== undefined && imgs !== null) readImages(imgs, columns.images, c);
     return c;
   }
+  return readFlat(raw, c);
+}
+
+function readFlat(record: Record<string, unknown>, c: Candidate): Candidate {
+  let raw = record;
   const imageField = IMAGE_FIELDS.find((f) => raw[f] !== undefined && raw[f] !== null);
   c.imageField = imageField ?? 'img_path';
   if (imageField) readImages(raw[imageField], imageField, c);
+  if (raw.prompt === undefined && Array.isArray(raw.chosen) && Array.isArray(raw.rejected)) {
+    const split = splitImplicitPrompt(raw, c);
+    if (!split) return c;
+    raw = split;
+  }
   if (Array.isArray(raw.prompt) || Array.isArray(raw.chosen) || Array.isArray(raw.rejected)) {
     c.fromMessages = Array.isArray(raw.prompt);
     c.prompt = Array.isArray(raw.prompt) ? readMessages(raw, 'prompt', c, OPENAI_TAGS, false) : readString(raw, 'prompt', c);

@@ -60,6 +60,7 @@ export type IssueCode =
   | 'invalid-dataset-info'
   | 'ambiguous-dataset'
   | 'empty-dataset'
+  | 'other-splits-skipped'
   // Record structure.
   | 'invalid-json-line'
   | 'not-an-object'
