@@ -3,6 +3,7 @@
  *
  *   npx tsx scripts/world-base.ts                      # train with the shipped settings, save, evaluate
  *   npx tsx scripts/world-base.ts --eval-only resources/base-model
+ *   npx tsx scripts/world-base.ts --eval-only resources/base-model --pairs-out DIR --pairs-scenes 400
  *   options: --seed 1 --scenes 8000 --epochs 1 --lr 0.003 --batch 64 --out DIR
  *            --snapshot-every N (save DIR/snapshots/step-N while training) --eval-scenes 300
  *
@@ -19,6 +20,7 @@ import { greedyAnswerer } from '../src/core/world/answerers';
 import { saveWorldBase, trainWorldBase } from '../src/core/world/base';
 import { evaluateWorld, type WorldEvaluation } from '../src/core/world/evaluate';
 import { objectStats } from '../src/core/world/pope';
+import { buildWorldPreferenceDataset } from '../src/core/world/preference';
 import { evalScenes, sftScenes } from '../src/core/world/splits';
 
 const { values } = parseArgs({
@@ -32,6 +34,8 @@ const { values } = parseArgs({
     'snapshot-every': { type: 'string', default: '0' },
     'eval-scenes': { type: 'string', default: '300' },
     'eval-only': { type: 'string' },
+    'pairs-out': { type: 'string' },
+    'pairs-scenes': { type: 'string', default: '400' },
   },
 });
 
@@ -58,6 +62,24 @@ async function measure(model: Vlm, tokenizer: WordTokenizer): Promise<WorldEvalu
   return r;
 }
 
+/** Samples 4 answers per pairs-split scene at temperature 1, judges them, writes the dataset. */
+async function pairs(model: Vlm, tokenizer: WordTokenizer, dir: string): Promise<void> {
+  const built = await buildWorldPreferenceDataset({
+    model,
+    tokenizer,
+    seed,
+    scenes: Number(values['pairs-scenes']),
+    dir,
+    onProgress: (d, t) => process.stdout.write(`\rpairs ${d}/${t}`),
+  });
+  const s = built.summary;
+  console.log(`\n${s.kept} pairs from ${s.questions} questions (${s.dropped} dropped) in ${built.seconds.toFixed(0)} s; hallucinated objects: chosen ${s.chosenHallucinations}, rejected ${s.rejectedHallucinations}`);
+  const reasons = new Map<string, number>();
+  for (const d of built.dropped) reasons.set(d.why, (reasons.get(d.why) ?? 0) + 1);
+  for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`  dropped ${n}x: ${why}`);
+  for (const p of built.pairs.slice(0, 3)) console.log(`  chosen "${p.chosen}" | rejected "${p.rejected}" | ${p.why}`);
+}
+
 function summary(r: WorldEvaluation): Record<string, unknown> {
   return { scenes: r.scenes, description: r.description, pope: r.pope, themeTypicalHallucinationShare: r.themeTypicalHallucinationShare };
 }
@@ -67,8 +89,11 @@ async function main(): Promise<void> {
   if (values['eval-only']) {
     const { model, tokenizer } = await loadCheckpoint(values['eval-only']);
     if (!tokenizer) throw new Error(`${values['eval-only']} has no tokenizer.json`);
-    const r = await measure(model, tokenizer);
-    await writeFile(path.join(values['eval-only'], 'eval.json'), JSON.stringify(summary(r), null, 2) + '\n');
+    if (Number(values['eval-scenes']) > 0) {
+      const r = await measure(model, tokenizer);
+      await writeFile(path.join(values['eval-only'], 'eval.json'), JSON.stringify(summary(r), null, 2) + '\n');
+    }
+    if (values['pairs-out']) await pairs(model, tokenizer, values['pairs-out']);
     return;
   }
   const snapshotEvery = Number(values['snapshot-every']);
