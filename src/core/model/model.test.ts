@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { Rng } from '../rng';
 import { BUILTIN_SMALL, numImageTokens, withOverrides } from './config';
-import { decoderLayers, outputLogits } from './decoder';
+import { applyRope, decoderLayers, outputLogits, ropeTables } from './decoder';
 import { DEFAULT_LORA } from './lora';
 import { Vlm } from './model';
 import { TINY, maxAbsDiff, raggedBatch, seededPixels } from './test-utils';
@@ -170,6 +170,22 @@ describe('Vlm log-probs and LoRA (wasm)', () => {
     expect(maxAbsDiff(a, plain)).toBeGreaterThan(1e-4);
     expect(maxAbsDiff(a, lp(new Rng(6)))).toBeGreaterThan(1e-4);
     m.dispose();
+  });
+
+  it('RoPE rotates each (i, i + hd/2) pair by position * theta^(-2i/hd), as HF does', () => {
+    const hd = 8;
+    const x = [0.3, -1.2, 0.5, 2.0, -0.7, 0.1, 1.1, -0.4];
+    const { cos, sin } = ropeTables([[0, 5]], hd, 100);
+    const xt = tf.tensor4d([...x, ...x], [1, 1, 2, hd]);
+    const out = applyRope(xt, cos, sin).dataSync();
+    for (const [t, p] of [[0, 0], [1, 5]]) {
+      for (let i = 0; i < hd / 2; i++) {
+        const a = p * Math.pow(100, (-2 * i) / hd);
+        expect(out[t * hd + i]).toBeCloseTo(x[i] * Math.cos(a) - x[i + hd / 2] * Math.sin(a), 5);
+        expect(out[t * hd + i + hd / 2]).toBeCloseTo(x[i + hd / 2] * Math.cos(a) + x[i] * Math.sin(a), 5);
+      }
+    }
+    tf.dispose([cos, sin, xt]);
   });
 
   it('rejects bad inputs up front', () => {
