@@ -10,6 +10,9 @@ import { REFERENCE_CONFIGS } from './reference-configs';
 
 export const TABLE_PLAN: MemoryPlan = { lora: DEFAULT_LORA, batchSize: 4, promptTokens: 1024, answerTokens: 1024, rowsPerExample: 3 };
 
+/** What a workstation can afford: one pair per micro-batch, 256 prompt + 128 answer tokens. */
+export const SMALL_PLAN: MemoryPlan = { lora: DEFAULT_LORA, batchSize: 1, promptTokens: 256, answerTokens: 128, rowsPerExample: 3 };
+
 export function referenceEstimates(plan: MemoryPlan = TABLE_PLAN): { name: string; plain: MemoryEstimate; recompute: MemoryEstimate }[] {
   return Object.entries(REFERENCE_CONFIGS).map(([name, cfg]) => {
     const { vlm, extras } = mapHfConfig(cfg, { bos: 0, eos: 0, pad: 0 }, name);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_LORA } from '../model/lora';
 import { mapHfConfig } from './config';
 import { InsufficientMemoryError, WASM_LIMIT_BYTES, checkMemory, estimateMemory, memoryBudget } from './memory';
-import { memoryTableMarkdown, referenceEstimates } from './memory-table';
+import { SMALL_PLAN, memoryTableMarkdown, referenceEstimates } from './memory-table';
 import { REFERENCE_CONFIGS } from './reference-configs';
 
 describe('memory estimate', () => {
@@ -47,5 +47,6 @@ describe('memory estimate', () => {
   it('README.md carries the estimator’s table', async () => {
     const readme = await readFile(join(__dirname, 'README.md'), 'utf8');
     expect(readme).toContain(memoryTableMarkdown());
+    expect(readme).toContain(memoryTableMarkdown(SMALL_PLAN));
   });
 });

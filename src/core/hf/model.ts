@@ -174,6 +174,12 @@ export class HfVlm {
       if (a.includes(img)) throw new Error(`Expected no image placeholder (${img}) in answerIds[${b}]`);
       const s = p.indexOf(img);
       const count = p.filter((x) => x === img).length;
+      if (!pixels && count === 0) {
+        // A text-only prompt (SFT without image, the no-image diagnostic).
+        rows.push([...p, ...a]);
+        starts.push(-1);
+        continue;
+      }
       if (s < 0 || count !== N || p.slice(s, s + N).some((x) => x !== img)) {
         throw new Error(`Expected promptIds[${b}] to hold exactly one run of ${N} image placeholders (id ${img}), as the processor writes them (found ${count}); one image per example, no tiling`);
       }

@@ -43,7 +43,6 @@ it('recomputation keeps less for backward; the frozen vision side keeps nothing'
   const again = await peakOf(false);
   const re = await peakOf(true);
   expect(again).toBe(plain); // deterministic measurement
-  console.log(`peak bytes above start: plain ${plain}, recompute ${re}`);
   expect(re).toBeLessThan(plain * 0.6);
   loaded.model.removeLora();
   // Without LoRA every weight trains, the vision side included: its activations are kept.

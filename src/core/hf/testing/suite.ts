@@ -100,6 +100,14 @@ export function familySuite(kind: TinyKind, checks: FamilyChecks): void {
         expect(Math.abs(lps[b] - want)).toBeLessThan(1e-3);
         one.dispose();
       }
+      // No pixels: the placeholder run is dropped, the same as a prompt written without it.
+      const p = batch.promptIds[0];
+      const s = p.indexOf(m.extras.imageTokenId);
+      const without = [...p.slice(0, s), ...p.slice(s + folder.imageSeqLen)];
+      const noImage = tf.tidy(() => m.sequenceLogProbs({ pixels: null, promptIds: [p], answerIds: [batch.answerIds[0]] }).dataSync()[0]);
+      const textOnly = tf.tidy(() => m.sequenceLogProbs({ pixels: null, promptIds: [without], answerIds: [batch.answerIds[0]] }).dataSync()[0]);
+      expect(noImage).toBe(textOnly);
+      expect(Math.abs(noImage - lps[0])).toBeGreaterThan(1e-4);
       tf.dispose([logits, batch.pixels!]);
       expect(tf.memory().numTensors).toBe(before);
     });
