@@ -101,6 +101,21 @@ describe('createPreferenceSource', () => {
   });
 });
 
+describe("with the model's WordTokenizer", () => {
+  it('budget counts and source ids use the real tokenizer; the end token is its eos', async () => {
+    const { WordTokenizer } = await import('../model/tokenizer');
+    const texts = records.flatMap((r) => [r.prompt, r.chosen, r.rejected]);
+    const tok = WordTokenizer.fromCorpus(texts);
+    const r = await importDataset(dir, { budget: { tokenizer: tok, maxAnswerTokens: 5 } });
+    expect(r.report.issues.filter((i) => i.severity === 'warning').map((i) => [i.code, i.field, i.record])).toEqual([['answer-over-budget', 'chosen', 0]]);
+    const source = await createPreferenceSource(r.records, { tokenizer: tok, endTokenId: tok.specials.eos, preprocess: { size: 8 }, maxAnswerTokens: 5 });
+    expect(() => checkPreferenceSource(source)).not.toThrow();
+    expect(tok.decode(source.example(0).chosenIds)).toBe('a b c d');
+    expect(source.example(0).chosenIds.at(-1)).toBe(tok.specials.eos);
+    expect(tok.decode(source.example(2).promptIds)).toBe('q2');
+  });
+});
+
 describe('previewNegatives', () => {
   it('returns the original and K negatives as small PNGs, stable per seed', async () => {
     const p = await previewNegatives(records[0].image, { kind: 'crop', minArea: 0.2, maxArea: 0.5 }, 3, 7, 32);
