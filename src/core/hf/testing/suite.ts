@@ -127,8 +127,8 @@ export function familySuite(kind: TinyKind, checks: FamilyChecks): void {
       expect(Math.abs(g1.value.dataSync()[0] - g2.value.dataSync()[0])).toBeLessThan(1e-5);
       let norm = 0;
       for (const v of vars) {
-        const a = g1.grads[v.name].dataSync();
-        const b = g2.grads[v.name].dataSync();
+        const a = Array.from(g1.grads[v.name].dataSync());
+        const b = Array.from(g2.grads[v.name].dataSync());
         expect(a.every(Number.isFinite)).toBe(true);
         expect(maxAbs(a, b)).toBeLessThan(1e-5);
         norm += a.reduce((s, x) => s + x * x, 0);
