@@ -138,6 +138,23 @@ describe('checkpoints', () => {
     m2.dispose();
   });
 
+  it('saves half-precision weights (BF16, F16) and loads them back as float32', async () => {
+    const m = Vlm.create(TINY, new Rng(7));
+    for (const dtype of ['BF16', 'F16'] as const) {
+      const ck = join(dir, `half-${dtype}`);
+      await saveCheckpoint(ck, m, { dtype });
+      const f = await readSafetensorsFile(join(ck, 'model.safetensors'));
+      expect(f.tensors.get('language_model.model.norm.weight')!.dtype).toBe(dtype);
+      const { model: m2 } = await loadCheckpoint(ck);
+      const a = m.params.get('language_model.model.layers.0.mlp.up_proj.weight').dataSync();
+      const b = m2.params.get('language_model.model.layers.0.mlp.up_proj.weight').dataSync();
+      const tol = dtype === 'BF16' ? 2 ** -8 : 2 ** -11;
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(Math.abs(a[i]) * tol + 1e-7);
+      m2.dispose();
+    }
+    m.dispose();
+  });
+
   it('refuses broken checkpoints with the file and tensor named', async () => {
     const m = Vlm.create(TINY, new Rng(6));
     const ck = join(dir, 'broken');

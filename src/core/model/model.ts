@@ -83,13 +83,10 @@ export class Vlm {
 
   /** [bos] + image + text ids -> embeddings [B, 1 + N + T, D]. */
   private assemble(ctx: Ctx, img: tf.Tensor | null, textIds: number[][]): tf.Tensor {
-    const B = textIds.length;
-    const bos = embedTokens(ctx, this.config, textIds.map(() => [this.config.tokens.bos])); // [B, 1, D]
-    const parts = [bos];
+    const parts = [embedTokens(ctx, this.config, textIds.map(() => [this.config.tokens.bos]))]; // [B, 1, D]
     if (img) parts.push(img); // [B, N, D]
     if (textIds[0].length > 0) parts.push(embedTokens(ctx, this.config, textIds)); // [B, Lt, D]
-    if (parts.length === 1 && B > 0) return bos;
-    return tf.concat(parts, 1);
+    return parts.length === 1 ? parts[0] : tf.concat(parts, 1); // [B, 1 + N + Lt, D]
   }
 
   private checkBatch(pixels: tf.Tensor4D | null, embeds: tf.Tensor3D | null | undefined, promptIds: number[][], answerSets: number[][][]): number {
