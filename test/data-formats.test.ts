@@ -198,7 +198,10 @@ describe('round trip with the built-in world', () => {
       { scene: s, prompt: 'Is there a red ring in the image?', chosen: 'no', rejected: 'yes', why: 'test' },
     ]);
     const written = await writePreferenceDataset(dir, pairs);
-    const r = await importDataset(dir, { budget: { tokenizer: { encode: (t) => t.split(/\s+/).map(() => 1) }, maxAnswerTokens: 64 } });
+    const progress: number[] = [];
+    const r = await importDataset(dir, { budget: { tokenizer: { encode: (t) => t.split(/\s+/).map(() => 1) }, maxAnswerTokens: 64 }, onProgress: (done, total) => progress.push(done / total) });
+    expect(progress.at(-1)).toBe(1);
+    expect(progress).toHaveLength(written.length);
     expect(r.report.issues.filter((i) => i.severity !== 'note')).toEqual([]);
     expect(r.format).toBe('silkie-json');
     expect(r.report.files).toEqual(['data.json']);

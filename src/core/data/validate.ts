@@ -29,6 +29,8 @@ export interface ValidateOptions extends ImageCheckOptions {
   budget?: TokenBudget;
   /** Images checked at once (default 4). */
   concurrency?: number;
+  /** Called as records' images are checked (for a progress bar). */
+  onProgress?: (checked: number, total: number) => void;
 }
 
 export interface Validated {
@@ -184,7 +186,11 @@ export async function validateCandidates(candidates: Candidate[], baseDir: strin
   const works: Work[] = candidates.map((c) => ({ c, issues: [...c.issues] }));
   for (const w of works) textChecks(w);
   const cache: CheckCache = new Map();
-  await pool(works, options.concurrency ?? 4, (w) => imageChecks(w, baseDir, options, cache));
+  let checked = 0;
+  await pool(works, options.concurrency ?? 4, async (w) => {
+    await imageChecks(w, baseDir, options, cache);
+    options.onProgress?.(++checked, works.length);
+  });
 
   const seen = new Map<string, number>();
   const ids = new Map<string, number>();
