@@ -24,6 +24,10 @@ describe('generation', () => {
       const a = generate(m, { pixels: px, promptIds }, { ...opts, rng: new Rng(3), useCache: true });
       const b = generate(m, { pixels: px, promptIds }, { ...opts, rng: new Rng(3), useCache: false });
       expect(a.tokens).toEqual(b.tokens);
+      // The cache makes it linear: prefix (1 + 4 image + 5 prompt) + 7 single slots vs sum of full passes.
+      const steps = Math.max(...a.tokens.map((t, r) => t.length + (a.finished[r] ? 1 : 0)));
+      expect(a.slotsComputed).toBe(10 + steps - 1);
+      expect(b.slotsComputed).toBe(Array.from({ length: steps }, (_, i) => 10 + i).reduce((x, y) => x + y, 0));
       expect(a.finished).toEqual(b.finished);
       let worst = 0;
       a.logits!.forEach((row, r) => row.forEach((l, s) => (worst = Math.max(worst, maxAbsDiff(l, b.logits![r][s])))));

@@ -39,6 +39,8 @@ export interface GenerateResult {
   finished: boolean[];
   /** [row][step] -> logits (only with returnLogits). */
   logits?: Float32Array[][];
+  /** Decoder slots computed per row: prefix + one per new token with the cache, O(n^2) without. */
+  slotsComputed: number;
 }
 
 export interface GenerateInput {
@@ -96,6 +98,10 @@ export function generate(model: Vlm, input: GenerateInput, opts: GenerateOptions
   if (!(topP > 0 && topP <= 1)) throw new Error(`Expected topP in (0, 1], but got ${topP}`);
   if (temperature > 0 && !opts.rng) throw new Error('Expected an Rng for sampling (temperature > 0), but got none');
   const eos = opts.eos ?? c.tokens.eos;
+  const longest = 1 + (pixels ? model.numImageTokens : 0) + Math.max(...promptIds.map((p) => p.length)) + opts.maxNewTokens;
+  if (longest > c.text.maxPositionEmbeddings) {
+    throw new Error(`Expected prompt + image + maxNewTokens to fit in ${c.text.maxPositionEmbeddings} positions, but got ${longest}`);
+  }
   const ctx = model.ctx({ lora: opts.lora ?? true });
   const N = pixels ? model.numImageTokens : 0;
   const D = c.text.hiddenSize;
@@ -105,6 +111,7 @@ export function generate(model: Vlm, input: GenerateInput, opts: GenerateOptions
   const finished = promptIds.map(() => false);
   const logitsOut: Float32Array[][] | undefined = opts.returnLogits ? promptIds.map(() => []) : undefined;
   let cache: KvCache | null = null;
+  let slotsComputed = 0;
 
   /** Full sequence so far, left-padded text: embeddings [B, T, D], validity, positions, last real slot. */
   const fullInputs = () => {
@@ -138,6 +145,7 @@ export function generate(model: Vlm, input: GenerateInput, opts: GenerateOptions
     for (let step = 0; step < opts.maxNewTokens && !finished.every(Boolean); step++) {
       if (!useCache || step === 0) {
         const f = fullInputs();
+        slotsComputed += f.T;
         const out: { logits: tf.Tensor; ks: tf.Tensor[]; vs: tf.Tensor[] } = tf.tidy(() => {
           const r = decoderLayers(ctx, c, f.x, f.positions, f.valid, null, useCache);
           return { logits: logitsAt(r.hidden, f.last), ks: r.cache?.layers.map((l) => l.k) ?? [], vs: r.cache?.layers.map((l) => l.v) ?? [] };
@@ -163,6 +171,7 @@ export function generate(model: Vlm, input: GenerateInput, opts: GenerateOptions
       if (!useCache || finished.every(Boolean) || step + 1 >= opts.maxNewTokens) continue;
       // One new slot per row against the cache.
       const past: KvCache = cache as KvCache;
+      slotsComputed += 1;
       const pos = nextPos.map((p) => [p]);
       const out: { logits: tf.Tensor; ks: tf.Tensor[]; vs: tf.Tensor[] } = tf.tidy(() => {
         const x = embedTokens(ctx, c, chosen.map((t) => [t])); // [B, 1, D]
@@ -180,5 +189,5 @@ export function generate(model: Vlm, input: GenerateInput, opts: GenerateOptions
     disposeCache(cache);
     img?.dispose();
   }
-  return { tokens, finished, ...(logitsOut ? { logits: logitsOut } : {}) };
+  return { tokens, finished, slotsComputed, ...(logitsOut ? { logits: logitsOut } : {}) };
 }
