@@ -95,10 +95,17 @@ function textChecks(w: Work): void {
   }
 }
 
-/** Checks shared by records that use the same image file. */
-type CheckCache = Map<string, Promise<{ ref?: ImageRef; check: ImageCheck | { ok: false; error: { code: DataIssue['code']; detail: string } } }>>;
+interface Checked {
+  ref?: ImageRef;
+  check: ImageCheck;
+}
 
-async function checkSpec(spec: ImageSpec, c: Candidate, baseDir: string, options: ValidateOptions, cache: CheckCache) {
+const fail = (code: DataIssue['code'], detail: string): Checked => ({ check: { ok: false, error: { severity: 'error', code, detail } } });
+
+/** Checks shared by records that use the same image file. */
+type CheckCache = Map<string, Promise<Checked>>;
+
+async function checkSpec(spec: ImageSpec, c: Candidate, baseDir: string, options: ValidateOptions, cache: CheckCache): Promise<Checked> {
   if (spec.kind === 'bytes') {
     const check = await checkImageBytes(spec.bytes, options);
     const abs = path.join(baseDir, c.pos.file);
@@ -121,21 +128,21 @@ async function checkSpec(spec: ImageSpec, c: Candidate, baseDir: string, options
   if (!pending) {
     pending = (async () => {
       const resolved = await resolveImagePath(baseDir, spec.path);
-      if (!resolved.ok) return { check: { ok: false as const, error: { code: resolved.code, detail: resolved.detail } } };
+      if (!resolved.ok) return fail(resolved.code, resolved.detail);
       let bytes: Buffer;
       try {
         const size = (await fs.stat(resolved.abs)).size;
         const max = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
         if (size > max) {
-          return { check: { ok: false as const, error: { code: 'image-too-large' as const, detail: `${JSON.stringify(spec.path)} is ${size} bytes, over the file limit of ${max}; refused unread` } } };
+          return fail('image-too-large', `${JSON.stringify(spec.path)} is ${size} bytes, over the file limit of ${max}; refused unread`);
         }
         bytes = await fs.readFile(resolved.abs);
       } catch (e) {
-        return { check: { ok: false as const, error: { code: 'image-unreadable' as const, detail: `${JSON.stringify(spec.path)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` } } };
+        return fail('image-unreadable', `${JSON.stringify(spec.path)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
       }
       const check = await checkImageBytes(bytes, options);
       if (!check.ok) check.error.detail = `${JSON.stringify(spec.path)} ${check.error.detail}`;
-      return { ref: { kind: 'file' as const, path: resolved.abs, relPath: resolved.rel }, check };
+      return { ref: { kind: 'file', path: resolved.abs, relPath: resolved.rel }, check };
     })();
     cache.set(key, pending);
   }
@@ -153,7 +160,7 @@ async function imageChecks(w: Work, baseDir: string, options: ValidateOptions, c
   }
   w.image = ref;
   w.check = check;
-  for (const n of (check as Extract<ImageCheck, { ok: true }>).notes) w.issues.push(recordIssue('note', n.code, c.pos, c.index, field, n.detail));
+  for (const n of check.notes) w.issues.push(recordIssue('note', n.code, c.pos, c.index, field, n.detail));
 }
 
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
