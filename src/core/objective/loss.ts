@@ -122,7 +122,7 @@ export function preferenceLoss(
       terms.anchor = anchor;
       parts.push(tf.mul(anchor, w.anchor));
     }
-    const loss = parts.length === 1 ? parts[0] : (tf.addN(parts) as tf.Scalar);
+    const loss = parts.reduce((a, b) => tf.add(a, b)); // pairwise: see train/gradients.ts on addN
     return { loss, terms };
   });
 }

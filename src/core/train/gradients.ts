@@ -36,7 +36,9 @@ export class GradAccumulator {
 
 /** sqrt(Σ ||g_i||²) over every gradient, as a plain number (NaN/Inf propagate). */
 export async function globalNorm(grads: tf.Tensor[]): Promise<number> {
-  const sum = tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
+  // Pairwise adds, not tf.addN: webgpu's AddN binds one storage buffer per input and fails
+  // validation beyond the adapter's per-stage limit (8 on some), silently giving garbage.
+  const sum = tf.tidy(() => grads.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b)));
   const [value] = await sum.data();
   sum.dispose();
   return Math.sqrt(value);
