@@ -33,3 +33,13 @@ export function fmtValue(value: unknown): string {
   if (typeof value === 'string') return value;
   return JSON.stringify(value);
 }
+
+/** Axis ticks: short (5e-4, 0.25, 1.2k). */
+export function fmtAxis(value: number | null | undefined): string {
+  if (value == null || !Number.isFinite(value)) return '';
+  const abs = Math.abs(value);
+  if (abs === 0) return '0';
+  if (abs < 1e-2) return value.toExponential(0);
+  if (abs >= 1e4) return `${Number((value / 1000).toPrecision(3))}k`;
+  return Number(value.toPrecision(3)).toString();
+}
