@@ -56,6 +56,7 @@ export function openBackend(options: BackendOptions): Backend {
   const supervisor = new Supervisor(store, {
     home: options.home,
     launcher: options.launcher ?? forkTrainer,
+    appRoot,
     trainerEnv: options.trainerEnv,
   });
   const { handlers } = createHandlers({

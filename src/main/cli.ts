@@ -308,11 +308,12 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
             written.push(join(outDir, 'report.html'));
           }
           if (what.has('adapter')) {
-            const ckpt = run.checkpoints.at(-1);
-            const files = ckpt && existsSync(ckpt.path) ? readdirSync(ckpt.path).filter((f) => f.startsWith('adapter_')) : [];
-            if (!ckpt || files.length === 0) throw new CliError(`Run ${runId} has no checkpoint with an adapter to export.`, EXIT.badInput);
+            // The engine saves the final adapters in PEFT's layout in <runDir>/adapter.
+            const from = join(b.store.getRun(runId)!.runDir, 'adapter');
+            const files = existsSync(from) ? readdirSync(from).filter((f) => f.startsWith('adapter_')) : [];
+            if (files.length === 0) throw new CliError(`Run ${runId} has no adapter to export (it has not completed).`, EXIT.badInput);
             mkdirSync(join(outDir, 'adapter'), { recursive: true });
-            for (const f of files) copyFileSync(join(ckpt.path, f), join(outDir, 'adapter', f));
+            for (const f of files) copyFileSync(join(from, f), join(outDir, 'adapter', f));
             written.push(join(outDir, 'adapter'));
           }
           print({ runId, written }, () => written.map((w) => `wrote ${w}\n`).join(''));

@@ -136,7 +136,10 @@ async function run(j: TrainJob): Promise<void> {
         currentStep = info.step;
         eta ??= new EtaTracker();
         send({ type: 'metrics', runId: j.runId, step: info.step, values: info.metrics });
-        send({ type: 'progress', runId: j.runId, ...eta.step(info.step, info.totalSteps, info.epoch, info.pairs, info.tokens) });
+        const progress = eta.step(info.step, info.totalSteps, info.epoch, info.pairs, info.tokens);
+        if (info.pairsPerSec !== undefined) progress.pairsPerSec = info.pairsPerSec;
+        if (info.tokensPerSec !== undefined) progress.tokensPerSec = info.tokensPerSec;
+        send({ type: 'progress', runId: j.runId, ...progress });
       },
       checkpoint(step, path) {
         send({ type: 'checkpoint', runId: j.runId, step, path });

@@ -21,8 +21,10 @@ export interface TrainJob {
   runDir: string;
   /** The data folder (datasets' cached tensors, the built-in world's files). */
   home: string;
-  /** The dataset's source path and format, as imported. */
-  dataset: { path: string; format: string } | null;
+  /** The imported dataset: its root and the valid records saved at import (PreferenceRecord[] JSON). */
+  dataset: { root: string; format: string; recordsFile: string } | null;
+  /** The app's install folder (the shipped base model lives in resources/). */
+  appRoot: string;
   /** Continue from this checkpoint (a resumed run); null for a fresh start. */
   resumeFrom: { step: number; path: string } | null;
 }
@@ -104,8 +106,11 @@ export interface EngineHooks {
     totalSteps: number;
     epoch: number;
     metrics: Record<string, number>;
+    /** Pairs and tokens processed in this step (for throughput), or the engine's own rates. */
     pairs: number;
     tokens: number;
+    pairsPerSec?: number;
+    tokensPerSec?: number;
   }): void;
   checkpoint(step: number, path: string): void;
   log(message: string): void;

@@ -6,6 +6,7 @@
  * `interrupted`, resumable from its last checkpoint.
  */
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ApiEvent, RunProgress, RunStatus, SerializedError } from '../../shared/api';
 import type { Store } from '../store';
 import type { TrainerHandle, TrainerLauncher } from './launch';
@@ -39,6 +40,8 @@ export interface SupervisorOptions {
   home: string;
   launcher: TrainerLauncher;
   emit?: (event: ApiEvent) => void;
+  /** The app's install folder, passed to the trainer (resources/base-model). */
+  appRoot?: string;
   /** Extra environment for trainer processes (tests: MDPO_TRAINER_ENGINE). */
   trainerEnv?: Record<string, string>;
 }
@@ -115,7 +118,10 @@ export class Supervisor {
       config: run.config,
       runDir: run.runDir,
       home: this.options.home,
-      dataset: dataset ? { path: dataset.sourcePath, format: dataset.format } : null,
+      dataset: dataset
+        ? { root: dataset.sourcePath, format: dataset.format, recordsFile: join(this.options.home, 'datasets', String(dataset.id), 'records.json') }
+        : null,
+      appRoot: this.options.appRoot ?? process.cwd(),
       resumeFrom,
     };
 
