@@ -24,7 +24,7 @@ import type { TensorEntry } from './weights';
 import { indexWeights, readJsonFile, readTensor } from './weights';
 
 export interface LoadOptions {
-  /** The training plan the memory check is made for (default: MDPO.md's LoRA, batch 4, 1024 + 1024 tokens). */
+  /** The training plan the memory check is made for (default DEFAULT_PLAN); its `recompute` is set on the model. */
   plan?: Partial<MemoryPlan>;
   /** Bytes we may use (e.g. a GPU's memory); default: free RAM. */
   budgetBytes?: number;
@@ -34,7 +34,8 @@ export interface LoadOptions {
   skipMemoryCheck?: boolean;
 }
 
-export const DEFAULT_PLAN: MemoryPlan = { lora: DEFAULT_LORA, batchSize: 4, promptTokens: 1024, answerTokens: 1024, rowsPerExample: 3, recompute: false };
+/** Used for whatever `plan` leaves out: one mDPO pair per micro-batch, 256 + 128 tokens, rank 64. */
+export const DEFAULT_PLAN: MemoryPlan = { lora: DEFAULT_LORA, batchSize: 1, promptTokens: 256, answerTokens: 128, rowsPerExample: 3, recompute: false };
 
 /** Prompt/answer/image encoding as the model's HF processor does it (one global image). */
 export class HfProcessor {
@@ -129,6 +130,7 @@ export async function loadHfModel(dir: string, opts: LoadOptions = {}): Promise<
   const vlm = new Vlm(mapped.vlm, store);
   const model = new HfVlm(vlm, mapped.extras);
   model.sourceDir = dir;
+  model.recompute = opts.plan?.recompute ?? false;
   return { model, tokenizer, processor: new HfProcessor(tokenizer, mapped, plan), estimate, notes };
 }
 

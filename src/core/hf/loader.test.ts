@@ -10,7 +10,7 @@ import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, exportPeftAdapter, importPeftAdapter }
 import { UnsupportedModelError } from './config';
 import { loadHfModel } from './load';
 import { InsufficientMemoryError } from './memory';
-import { preprocessImage } from './processor';
+import { longestEdgeSize, preprocessImage, shortestEdgeSize } from './processor';
 import { writeTinyHfFolder } from './testing/fixtures';
 import { tempDir } from './testing/helpers';
 
@@ -149,6 +149,14 @@ describe('processor: chat template, image preprocessing', () => {
     expect(q.processor.answerPrefix).toBe('');
     expect(q.tokenizer.decode(q.processor.promptIds('hi'))).toContain('hi');
     q.model.dispose();
+  });
+
+  it('resize sizes follow transformers (Idefics3 longest edge with even rounding, CLIP shortest edge)', () => {
+    expect(longestEdgeSize(640, 480, 1536)).toEqual([1536, 1152]);
+    expect(longestEdgeSize(333, 500, 2048)).toEqual([1364, 2048]); // int(1363.9) = 1363 -> even 1364
+    expect(longestEdgeSize(1000, 3, 512)).toEqual([512, 2]);
+    expect(shortestEdgeSize(640, 480, 336)).toEqual([448, 336]);
+    expect(shortestEdgeSize(500, 333, 336)).toEqual([504, 336]); // int(504.5)
   });
 
   it('images: constant colours come out exact; every plan gives [S, S, 3] in [0, 1]', async () => {

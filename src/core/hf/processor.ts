@@ -171,6 +171,20 @@ export function imagePlan(raw: Json | null, extras: HfExtras, dflt: { mean: numb
 }
 
 /**
+ * Idefics3's first resize: the longest edge becomes `longest`, the other side is truncated and
+ * rounded up to even (transformers' _resize_output_size_rescale_to_max_len). Returns [w, h].
+ */
+export function longestEdgeSize(w: number, h: number, longest: number): [number, number] {
+  const even = (x: number) => Math.max(1, x % 2 !== 0 ? x + 1 : x);
+  return w >= h ? [longest, even(Math.trunc(longest / (w / h)))] : [even(Math.trunc(longest * (w / h))), longest];
+}
+
+/** CLIP's resize: the shortest edge becomes `short`, the other int(short * long / shortSide). Returns [w, h]. */
+export function shortestEdgeSize(w: number, h: number, short: number): [number, number] {
+  return w <= h ? [short, Math.trunc((short * h) / w)] : [Math.trunc((short * w) / h), short];
+}
+
+/**
  * Image bytes (any format sharp reads) -> [size, size, 3] RGB in [0, 1], row-major.
  * Normalisation ((x - mean) / std) is the trainer's job (model.config.image).
  * Resampling is sharp's (libvips), close to but not bit-identical with PIL's.
@@ -182,20 +196,16 @@ export async function preprocessImage(input: Buffer | Uint8Array | string, plan:
   let w = meta.autoOrient?.width ?? meta.width ?? S;
   let h = meta.autoOrient?.height ?? meta.height ?? S;
   if (plan.longestEdge !== null) {
-    // Idefics3: longest edge -> longest_edge (aspect kept), then squared to max_image_size.
-    const r = plan.longestEdge / Math.max(w, h);
-    w = Math.max(1, Math.round(w * r));
-    h = Math.max(1, Math.round(h * r));
-    const mid = await img.resize(w, h, { fit: 'fill', kernel: plan.resample }).png().toBuffer();
-    img = sharp(mid).resize(S, S, { fit: 'fill', kernel: plan.resample });
+    [w, h] = longestEdgeSize(w, h, plan.longestEdge);
+    const mid = await img.resize(w, h, { fit: 'fill', kernel: plan.resample, fastShrinkOnLoad: false }).png().toBuffer();
+    img = sharp(mid).resize(S, S, { fit: 'fill', kernel: plan.resample, fastShrinkOnLoad: false });
   } else if (plan.shortestEdge !== null) {
-    const r = plan.shortestEdge / Math.min(w, h);
-    const rw = Math.max(S, Math.round(w * r));
-    const rh = Math.max(S, Math.round(h * r));
-    const mid = await img.resize(rw, rh, { fit: 'fill', kernel: plan.resample }).png().toBuffer();
+    const [rw, rh] = shortestEdgeSize(w, h, plan.shortestEdge);
+    if (rw < S || rh < S) throw new Error(`Expected size.shortest_edge (${plan.shortestEdge}) to be at least crop_size (${S})`);
+    const mid = await img.resize(rw, rh, { fit: 'fill', kernel: plan.resample, fastShrinkOnLoad: false }).png().toBuffer();
     img = sharp(mid).extract({ left: Math.floor((rw - S) / 2), top: Math.floor((rh - S) / 2), width: S, height: S });
   } else {
-    img = img.resize(S, S, { fit: 'fill', kernel: plan.resample });
+    img = img.resize(S, S, { fit: 'fill', kernel: plan.resample, fastShrinkOnLoad: false });
   }
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
   if (info.width !== S || info.height !== S || info.channels !== 3) throw new Error(`Expected a ${S}x${S}x3 image after preprocessing, but got ${info.width}x${info.height}x${info.channels}`);
