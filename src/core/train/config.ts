@@ -106,12 +106,20 @@ export function resolveLoopConfig(partial: Partial<LoopConfig> = {}): LoopConfig
 /** Fields that may differ between a run and its resumption (they do not change the numbers). */
 export const RESUMABLE_CHANGES: readonly (keyof LoopConfig)[] = ['checkpointDir', 'checkpointEvery', 'keepCheckpoints'];
 
+/** JSON with object keys sorted, so equal configs compare equal whatever their key order. */
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+}
+
 /** Names of the fields whose change would make a resumed run diverge from the original. */
 export function incompatibleChanges(saved: LoopConfig, now: LoopConfig): string[] {
   const out: string[] = [];
   for (const key of Object.keys(now) as (keyof LoopConfig)[]) {
     if (RESUMABLE_CHANGES.includes(key)) continue;
-    if (JSON.stringify(saved[key]) !== JSON.stringify(now[key])) out.push(key);
+    if (canonical(saved[key]) !== canonical(now[key])) out.push(key);
   }
   return out;
 }

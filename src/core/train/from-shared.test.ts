@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { trainConfigSchema } from '../../shared/schemas';
+import { incompatibleChanges, resolveLoopConfig } from './config';
 import { loopConfigFromShared } from './from-shared';
 
 describe('TrainConfig -> LoopConfig', () => {
@@ -22,5 +23,13 @@ describe('TrainConfig -> LoopConfig', () => {
     const c = loopConfigFromShared(tc, { checkpointDir: null, defaultLearningRate: 1e-5 });
     expect(c.learningRate).toBe(3e-4);
     expect(c.objective).toMatchObject({ useImage: false, terms: { dpo: 2, conditional: 0, anchor: 0 }, anchor: 'chosen+rejected+imageless' });
+  });
+
+  it('resume compatibility ignores key order and the checkpoint fields', () => {
+    const a = resolveLoopConfig({ checkpointDir: '/a' });
+    const { variant, beta, delta, terms, useImage, anchor } = a.objective;
+    const b = resolveLoopConfig({ objective: { anchor, useImage, terms: { anchor: terms.anchor, conditional: terms.conditional, dpo: terms.dpo }, delta, beta, variant }, checkpointDir: '/b' });
+    expect(incompatibleChanges(a, b)).toEqual([]);
+    expect(incompatibleChanges(a, { ...b, seed: 1, batchSize: 2 })).toEqual(['batchSize', 'seed']);
   });
 });
