@@ -112,7 +112,7 @@ export function familySuite(kind: TinyKind, checks: FamilyChecks): void {
       expect(tf.memory().numTensors).toBe(before);
     });
 
-    it('backward through LoRA; recomputation gives the same gradients', () => {
+    it('backward through LoRA; recomputation gives the same gradients; finite differences on adapters', () => {
       const m = loaded.model;
       m.addLora(LORA, new Rng(5));
       perturbB(loaded, 6);
@@ -136,6 +136,15 @@ export function familySuite(kind: TinyKind, checks: FamilyChecks): void {
       expect(norm).toBeGreaterThan(0);
       tf.dispose([g2.value, ...Object.values(g2.grads)]);
       expect(tf.memory().numTensors).toBe(before);
+      // Finite differences on adapters of the first block, through the plain and the recomputed path.
+      const first = [...m.lora!.adapters.values()][0];
+      for (const [recompute, v, seed] of [[false, first.a, 21], [true, first.b, 22], [true, first.a, 23]] as const) {
+        m.recompute = recompute;
+        const { analytic, numeric } = directionalCheck(loss, v, 3e-3, seed);
+        expect(Math.abs(analytic)).toBeGreaterThan(1e-3);
+        expect(Math.abs(analytic - numeric)).toBeLessThan(2e-2 * Math.max(1, Math.abs(analytic)));
+      }
+      m.recompute = false;
       tf.dispose([g1.value, ...Object.values(g1.grads), batch.pixels!]);
       m.removeLora();
     });
