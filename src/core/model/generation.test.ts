@@ -46,6 +46,11 @@ describe('generation', () => {
     const one = tf.slice(px, [1, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
     const alone = generate(m, { pixels: one, promptIds: [[6, 7, 8, 9]] }, { maxNewTokens: 6, returnLogits: true });
     expect(alone.tokens[0]).toEqual(both.tokens[1]);
+    const embeds = m.encodeImages(one);
+    const viaEmbeds = generate(m, { pixels: null, imageEmbeds: embeds, promptIds: [[6, 7, 8, 9]] }, { maxNewTokens: 6 });
+    expect(viaEmbeds.tokens).toEqual(alone.tokens);
+    expect(embeds.isDisposed).toBe(false);
+    embeds.dispose();
     expect(maxAbsDiff(alone.logits![0][0], both.logits![1][0])).toBeLessThan(1e-4);
     tf.dispose([px, one]);
     m.dispose();

@@ -46,6 +46,8 @@ export interface GenerateResult {
 export interface GenerateInput {
   /** [B, H, W, 3] normalised, or null for text only. */
   pixels: tf.Tensor4D | null;
+  /** Already encoded images [B, N, Dtext] (Vlm.encodeImages), used instead of pixels; not disposed. */
+  imageEmbeds?: tf.Tensor3D | null;
   promptIds: number[][];
 }
 
@@ -85,11 +87,12 @@ export function pickToken(logits: Float32Array, temperature: number, topP: numbe
 /** Runs decoding; all tensors it makes are freed before it returns. */
 export function generate(model: Vlm, input: GenerateInput, opts: GenerateOptions): GenerateResult {
   const c = model.config;
-  const { promptIds, pixels } = input;
+  const { promptIds, pixels, imageEmbeds } = input;
   checkIds('promptIds', promptIds, c.text.vocabSize, true);
   const B = promptIds.length;
   if (B === 0) throw new Error('Expected at least one prompt, but got 0');
-  if (pixels && pixels.shape[0] !== B) throw new Error(`Expected ${B} images (one per prompt), but got ${pixels.shape[0]}`);
+  const given = imageEmbeds ?? pixels;
+  if (given && given.shape[0] !== B) throw new Error(`Expected ${B} images (one per prompt), but got ${given.shape[0]}`);
   if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 0) {
     throw new Error(`Expected maxNewTokens to be a non-negative integer, but got ${opts.maxNewTokens}`);
   }
@@ -98,15 +101,15 @@ export function generate(model: Vlm, input: GenerateInput, opts: GenerateOptions
   if (!(topP > 0 && topP <= 1)) throw new Error(`Expected topP in (0, 1], but got ${topP}`);
   if (temperature > 0 && !opts.rng) throw new Error('Expected an Rng for sampling (temperature > 0), but got none');
   const eos = opts.eos ?? c.tokens.eos;
-  const longest = 1 + (pixels ? model.numImageTokens : 0) + Math.max(...promptIds.map((p) => p.length)) + opts.maxNewTokens;
+  const longest = 1 + (given ? model.numImageTokens : 0) + Math.max(...promptIds.map((p) => p.length)) + opts.maxNewTokens;
   if (longest > c.text.maxPositionEmbeddings) {
     throw new Error(`Expected prompt + image + maxNewTokens to fit in ${c.text.maxPositionEmbeddings} positions, but got ${longest}`);
   }
   const ctx = model.ctx({ lora: opts.lora ?? true });
-  const N = pixels ? model.numImageTokens : 0;
+  const N = given ? model.numImageTokens : 0;
   const D = c.text.hiddenSize;
 
-  const img = pixels ? model.encodeImages(pixels, { lora: opts.lora ?? true }) : null; // [B, N, D]
+  const img = imageEmbeds ?? (pixels ? model.encodeImages(pixels, { lora: opts.lora ?? true }) : null); // [B, N, D]
   const tokens: number[][] = promptIds.map(() => []);
   const finished = promptIds.map(() => false);
   const logitsOut: Float32Array[][] | undefined = opts.returnLogits ? promptIds.map(() => []) : undefined;
@@ -187,7 +190,7 @@ export function generate(model: Vlm, input: GenerateInput, opts: GenerateOptions
   } finally {
     (pending as tf.Tensor | null)?.dispose();
     disposeCache(cache);
-    img?.dispose();
+    if (img !== imageEmbeds) img?.dispose();
   }
   return { tokens, finished, slotsComputed, ...(logitsOut ? { logits: logitsOut } : {}) };
 }
