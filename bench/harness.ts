@@ -16,6 +16,7 @@ import { ablationStepper, buildModel, measureMatMulPeak, runAppLoop, timeSteps, 
 import { appPlan, ourPlan, stepFlops, trlPlan, type BatchShape } from './flops';
 import { peerUnavailable, runPeer, writeExchange } from './peer';
 import { profileStep, type StepProfile } from './profile';
+import { fastMatMulInstalled, installFastMatMul } from './fast-matmul';
 import { summarize, type Summary } from './stats';
 
 export interface BenchOptions {
@@ -31,11 +32,14 @@ export interface BenchOptions {
   /** ours/peer alternate this many times (a shared machine's load hits both alike). */
   rounds: number;
   peer: boolean;
-  peerThreads: number;
+  /** Torch thread counts to time the peer with (each gets its row). */
+  peerThreads: number[];
   ablation: boolean;
   profile: boolean;
   /** Stop (no timings) when the parity check fails; false only to inspect a failure. */
   strictParity: boolean;
+  /** Experiment: route wasm's transposed 2-D matMuls to its fast path (bench/fast-matmul.ts). */
+  fastMatMul: boolean;
   log: (line: string) => void;
 }
 
@@ -50,10 +54,11 @@ export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
   repeatsLarge: 3,
   rounds: 2,
   peer: true,
-  peerThreads: os.cpus().length,
+  peerThreads: [...new Set([1, os.cpus().length])],
   ablation: true,
   profile: true,
   strictParity: true,
+  fastMatMul: false,
 };
 
 /** --quick: the tiny model, one timed step, one round (a smoke run; numbers mean little). */
@@ -125,7 +130,7 @@ export interface BenchResult {
   finishedAt: string;
   command: string;
   machine: { cpu: string; cores: number; node: string; platform: string; loadAvgStart: number[]; loadAvgEnd: number[] };
-  backend: { name: string; device: string; tfjs: string };
+  backend: { name: string; device: string; tfjs: string; fastMatMul: boolean };
   options: Omit<BenchOptions, 'log'>;
   peak: { ours: { n: number; gflops: number }; peer: number | null };
   peer: { available: boolean; reason: string | null; torch: string | null; threads: number | null; blas: string | null };
@@ -192,6 +197,10 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
   const loadAvgStart = os.loadavg();
   const info = await initBackend(opts.backend);
   log(`backend: ${describeBackend(info)}`);
+  if (opts.fastMatMul) {
+    if (info.tfjsName !== 'wasm' || !installFastMatMul()) throw new Error('--fast-matmul needs the wasm backend');
+    log('experiment: wasm BatchMatMul wrapped (transposed 2-D products materialised, bench/fast-matmul.ts)');
+  }
   const peakN = info.name === 'cpu' ? 384 : 1024;
   const peakOurs = measureMatMulPeak(peakN);
   log(`matMul peak (${peakN}^3): ${peakOurs.gflops.toFixed(2)} GFLOP/s`);
@@ -222,7 +231,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
           const model = buildModel({ config, loraRank: opts.loraRank, seed: 1, loraBStd: 0.02 });
           try {
             await writeExchange(exDir, model, source, opts.batch, {
-              objective, learningRate: LR, weightDecay: WEIGHT_DECAY, warmup: opts.warmup, repeats, threads: opts.peerThreads,
+              objective, learningRate: LR, weightDecay: WEIGHT_DECAY, warmup: opts.warmup, repeats, threads: opts.peerThreads[opts.peerThreads.length - 1],
             });
             const pol = ourLogps(model, source, opts.batch, true, withImageless);
             const ref = ourLogps(model, source, opts.batch, false, withImageless);
@@ -256,7 +265,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
         const oursFlops = stepFlops(config, opts.loraRank, appPlan(config, shape, withImageless, false)).total;
         const peerFlops = stepFlops(config, opts.loraRank, trlPlan(config, shape, withImageless)).total;
         const ours: { ms: number[]; cpu: number[]; first: number[]; tg: number[]; bg: number[]; nt: number } = { ms: [], cpu: [], first: [], tg: [], bg: [], nt: 0 };
-        const peer: { ms: number[]; cpu: number[] } = { ms: [], cpu: [] };
+        const peer = new Map<number, { ms: number[]; cpu: number[] }>(opts.peerThreads.map((t) => [t, { ms: [], cpu: [] }]));
         for (let round = 0; round < opts.rounds; round++) {
           const model = buildModel({ config, loraRank: opts.loraRank, seed: 1, loraBStd: 0 });
           try {
@@ -271,13 +280,13 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
           } finally {
             model.dispose();
           }
-          if (peerAvailable) {
-            const p = await runPeer(exDir, 'time');
-            peer.ms.push(...p.stepMs);
-            peer.cpu.push(...p.cpuMs);
+          for (const [threads, acc] of peerAvailable ? peer : []) {
+            const p = await runPeer(exDir, 'time', threads);
+            acc.ms.push(...p.stepMs);
+            acc.cpu.push(...p.cpuMs);
             Object.assign(peerMeta, { torch: p.torch, threads: p.threads, blas: p.blas });
             peerPeak = Math.max(peerPeak ?? 0, p.matMulPeakGflops);
-            log(`peer ${size}/${variant} round ${round + 1}: ${p.stepMs.map((x) => x.toFixed(0)).join(' ')} ms (cpu ${p.cpuMs.map((x) => x.toFixed(0)).join(' ')})`);
+            log(`peer (${p.threads} threads) ${size}/${variant} round ${round + 1}: ${p.stepMs.map((x) => x.toFixed(0)).join(' ')} ms (cpu ${p.cpuMs.map((x) => x.toFixed(0)).join(' ')})`);
           }
         }
         const sOurs = summarize(ours.ms);
@@ -289,11 +298,12 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
           firstStepMs: summarize(ours.first).median,
           tensorGrowthPerStep: Math.max(...ours.tg), bytesGrowthPerStep: Math.max(...ours.bg), numTensors: ours.nt,
         });
-        if (peerAvailable && peer.ms.length > 0) {
-          const sPeer = summarize(peer.ms);
+        for (const [threads, acc] of peer) {
+          if (acc.ms.length === 0) continue;
+          const sPeer = summarize(acc.ms);
           rows.push({
-            size, params, variant, impl: 'peer', backend: `torch ${peerMeta.torch} (${peerMeta.threads} threads)`,
-            stepMs: sPeer, cpuMs: summarize(peer.cpu),
+            size, params, variant, impl: 'peer', backend: `torch ${peerMeta.torch}, ${threads} thread${threads > 1 ? 's' : ''}`,
+            stepMs: sPeer, cpuMs: summarize(acc.cpu),
             pairsPerSec: opts.batch / (sPeer.median / 1000), tokensPerSec: tokensPerStep / (sPeer.median / 1000),
             flopsPerStep: peerFlops, gflops: peerFlops / (sPeer.median * 1e6), peakShare: peerFlops / (sPeer.median * 1e6) / (peerPeak ?? NaN),
           });
@@ -304,7 +314,9 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
     await rm(work, { recursive: true, force: true });
   }
 
-  const find = (size: SizeName, variant: VariantName, impl: 'ours' | 'peer') => rows.find((r) => r.size === size && r.variant === variant && r.impl === impl);
+  /** Ours, or the fastest peer row (by median wall time). */
+  const find = (size: SizeName, variant: VariantName, impl: 'ours' | 'peer') =>
+    rows.filter((r) => r.size === size && r.variant === variant && r.impl === impl).sort((a, b) => a.stepMs.median - b.stepMs.median)[0];
   const ratios = opts.sizes.map((size) => {
     const m = find(size, 'mdpo', 'ours');
     const d = find(size, 'dpo', 'ours');
@@ -313,7 +325,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
       size,
       mdpoOverPeer: m && p ? m.stepMs.median / p.stepMs.median : null,
       mdpoOverDpo: m && d ? m.stepMs.median / d.stepMs.median : null,
-      mdpoOverPeerCpu: m && p ? m.cpuMs.median / p.cpuMs.median : null,
+      mdpoOverPeerCpu: m && p ? m.cpuMs.median / Math.min(...rows.filter((r) => r.size === size && r.variant === 'mdpo' && r.impl === 'peer').map((r) => r.cpuMs.median)) : null,
       mdpoOverDpoCpu: m && d ? m.cpuMs.median / d.cpuMs.median : null,
     };
   });
@@ -339,7 +351,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
     finishedAt: new Date().toISOString(),
     command,
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, platform: `${process.platform} ${process.arch}`, loadAvgStart, loadAvgEnd: os.loadavg() },
-    backend: { name: info.name, device: info.device, tfjs: tf.version_core },
+    backend: { name: info.name, device: info.device, tfjs: tf.version_core, fastMatMul: fastMatMulInstalled() },
     options: (({ log: _log, ...rest }) => rest)(opts),
     peak: { ours: { n: peakOurs.n, gflops: peakOurs.gflops }, peer: peerPeak },
     peer: { available: peerAvailable, reason: peerReason, ...peerMeta },

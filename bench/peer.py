@@ -13,7 +13,7 @@ The model mirrors src/core/model (ViT + mlp2x_gelu connector + Llama decoder wit
 (rotate_half), GQA, SwiGLU, tied head, LoRA on the language model's linears). Weights come
 from our checkpoint writer (safetensors, read here by a small reader: no pip).
 
-Usage: peer.py <exchange dir> <mode: parity|time>. Reads batch.json, model/, adapter/,
+Usage: peer.py <exchange dir> <mode: parity|time> [threads]. Reads batch.json, model/, adapter/,
 images.safetensors from the directory; writes peer-<mode>.json there.
 """
 import json
@@ -267,7 +267,7 @@ def main():
     d, mode = sys.argv[1], sys.argv[2]
     torch.manual_seed(0)
     peer = Peer(d)
-    threads = int(peer.job.get("threads", os.cpu_count() or 1))
+    threads = int(sys.argv[3]) if len(sys.argv) > 3 else int(peer.job.get("threads", os.cpu_count() or 1))
     torch.set_num_threads(threads)
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_info()}
     if mode == "parity":

@@ -102,10 +102,11 @@ export interface PeerTiming {
   matMulPeakGflops: number;
 }
 
-export async function runPeer(dir: string, mode: 'parity'): Promise<PeerParity>;
-export async function runPeer(dir: string, mode: 'time'): Promise<PeerTiming>;
-export async function runPeer(dir: string, mode: 'parity' | 'time'): Promise<PeerParity | PeerTiming> {
-  const r = spawnSync(pythonPath(), [PEER_SCRIPT, dir, mode], { encoding: 'utf8', maxBuffer: 64 << 20 });
+export async function runPeer(dir: string, mode: 'parity', threads?: number): Promise<PeerParity>;
+export async function runPeer(dir: string, mode: 'time', threads?: number): Promise<PeerTiming>;
+export async function runPeer(dir: string, mode: 'parity' | 'time', threads?: number): Promise<PeerParity | PeerTiming> {
+  const args = [PEER_SCRIPT, dir, mode, ...(threads ? [String(threads)] : [])];
+  const r = spawnSync(pythonPath(), args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.error) throw new Error(`peer: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`peer (${mode}) exited with ${r.status}:\n${r.stderr}`);
   return JSON.parse(await readFile(join(dir, `peer-${mode}.json`), 'utf8'));

@@ -5,8 +5,9 @@
  *   --quick                 tiny model, one step, one round (a smoke run)
  *   --no-peer               skip the PyTorch peer (and the parity check)
  *   --sizes demo,large      --variants dpo,mdpo    --batch 8    --lora-rank 64
- *   --repeats 5 --repeats-large 3 --warmup 1 --rounds 2 --peer-threads <cores>
+ *   --repeats 5 --repeats-large 3 --warmup 1 --rounds 2 --peer-threads 1,<cores>
  *   --no-ablation --no-profile --out <file.json>
+ *   --fast-matmul           experiment: wasm's transposed matMuls on its fast path (bench/fast-matmul.ts)
  * Writes bench-results/bench-<time>.json (or --out) and prints the table.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -41,6 +42,7 @@ export function parseArgs(argv: string[]): { options: Omit<BenchOptions, 'log'>;
       case '--no-ablation': o.ablation = false; break;
       case '--no-profile': o.profile = false; break;
       case '--no-strict-parity': o.strictParity = false; break;
+      case '--fast-matmul': o.fastMatMul = true; break;
       case '--sizes': {
         const v = next().split(',');
         for (const s of v) if (!(SIZE_NAMES as readonly string[]).includes(s)) throw new Error(`Unknown size "${s}". Expected: ${SIZE_NAMES.join(', ')}`);
@@ -59,7 +61,7 @@ export function parseArgs(argv: string[]): { options: Omit<BenchOptions, 'log'>;
       case '--repeats-large': o.repeatsLarge = Math.max(1, int(a, next())); break;
       case '--warmup': o.warmup = int(a, next()); break;
       case '--rounds': o.rounds = Math.max(1, int(a, next())); break;
-      case '--peer-threads': o.peerThreads = Math.max(1, int(a, next())); break;
+      case '--peer-threads': o.peerThreads = next().split(',').map((v) => Math.max(1, int(a, v))); break;
       case '--out': out = next(); break;
       default: throw new Error(`Unknown option ${a}. See bench/run.ts for the list.`);
     }
@@ -72,8 +74,8 @@ const f1 = (x: number | null | undefined, d = 1) => (x == null || !Number.isFini
 export function formatTable(r: BenchResult): string {
   const lines: string[] = [];
   lines.push(`machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.node}; load avg ${r.machine.loadAvgStart.map((x) => x.toFixed(1)).join(' ')} -> ${r.machine.loadAvgEnd.map((x) => x.toFixed(1)).join(' ')}`);
-  lines.push(`ours: ${r.backend.name} (${r.backend.device}), tfjs ${r.backend.tfjs}, matMul peak ${f1(r.peak.ours.gflops)} GFLOP/s`);
-  lines.push(r.peer.available ? `peer: torch ${r.peer.torch}, ${r.peer.threads} threads, ${r.peer.blas}, matMul peak ${f1(r.peak.peer)} GFLOP/s` : `peer: not run (${r.peer.reason})`);
+  lines.push(`ours: ${r.backend.name} (${r.backend.device}), tfjs ${r.backend.tfjs}${r.backend.fastMatMul ? ', --fast-matmul' : ''}, matMul peak ${f1(r.peak.ours.gflops)} GFLOP/s`);
+  lines.push(r.peer.available ? `peer: torch ${r.peer.torch} (${r.peer.blas}), threads ${r.options.peerThreads.join(' and ')}, matMul peak ${f1(r.peak.peer)} GFLOP/s` : `peer: not run (${r.peer.reason})`);
   for (const p of r.parity) {
     lines.push(`parity ${p.size}/${p.variant}: ${p.ok ? 'OK' : 'FAILED'} — loss ${p.oursLoss.toFixed(6)} vs ${p.peerLoss.toFixed(6)}, log-prob max |d| ${p.logpMaxAbsDiff.toExponential(1)}, grad-norm rel ${p.gradNormRelDiff.toExponential(1)}`);
   }
@@ -86,7 +88,7 @@ export function formatTable(r: BenchResult): string {
     );
   }
   lines.push('');
-  lines.push('| size | mdpo / peer (wall) | mdpo / peer (cpu) | mdpo / dpo (wall) | mdpo / dpo (cpu) |');
+  lines.push('| size | mdpo / fastest peer (wall) | mdpo / peer (cpu) | mdpo / dpo (wall) | mdpo / dpo (cpu) |');
   lines.push('|---|---|---|---|---|');
   for (const q of r.ratios) lines.push(`| ${q.size} | ${f1(q.mdpoOverPeer, 2)} | ${f1(q.mdpoOverPeerCpu, 2)} | ${f1(q.mdpoOverDpo, 2)} | ${f1(q.mdpoOverDpoCpu, 2)} |`);
   if (r.ablation.length > 0) {
