@@ -8,3 +8,5 @@ export * from './checkpoint';
 export { RefCache } from './ref-cache';
 export { pixelBatch } from './pixels';
 export * from './from-shared';
+export { checkPreferenceSource } from './preference-task';
+export { checkSftSource } from './sft-task';

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { objectiveConfig } from '../objective/variants';
+import { Rng } from '../rng';
 import type { LoopConfig } from './config';
 import { resolveLoopConfig } from './config';
 import { epochOrder, totalStepsFor, trainPreference, trainSft } from './loop';
@@ -61,6 +62,30 @@ describe('preference loop on the real (tiny) model', () => {
     expect(changed).toBe(loraAfter.length); // every A and B moved
     expect(losses[losses.length - 1]).toBeLessThan(losses[0]); // the preference is being learnt
     model.dispose();
+  });
+
+  it('dropout is off during preference training, even with LoRA dropout configured', async () => {
+    const firstLoss = async (dropout: number) => {
+      const model = tinyModel(1, true, dropout);
+      // Non-zero B, so a dropped adapter input would change the output.
+      tf.tidy(() => model.trainableVariables().forEach((v, i) => v.assign(tf.fill(v.shape, 0.05 * ((i % 3) - 1) + 0.02))));
+      const events: StepEvent[] = [];
+      await trainPreference(model, new TinyPreferenceSource(4), { ...BASE, batchSize: 4, gradAccum: 1, maxSteps: 1 }, { onStep: (e) => events.push(e) });
+      // Sanity: with a dropout generator the same model does give other log-probs.
+      const src = new TinyPreferenceSource(4);
+      const batch = { pixels: null, promptIds: [src.pairs[0].promptIds], answerIds: [src.pairs[0].chosenIds] };
+      const [plain, dropped] = tf.tidy(() => [
+        model.sequenceLogProbs(batch).dataSync()[0],
+        model.sequenceLogProbs(batch, { dropoutRng: new Rng(1) }).dataSync()[0],
+      ]);
+      model.dispose();
+      return { loss: events[0].metrics.loss, dropoutMatters: plain !== dropped };
+    };
+    const without = await firstLoss(0);
+    const withDropout = await firstLoss(0.5);
+    expect(withDropout.dropoutMatters).toBe(true);
+    expect(withDropout.loss).toBe(without.loss);
+    expect(Math.abs(without.loss - 3 * LN2)).toBeGreaterThan(1e-4); // the policy is not the reference here
   });
 
   it('two runs with one seed are identical; another seed differs', async () => {

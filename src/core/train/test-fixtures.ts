@@ -12,11 +12,11 @@ export const IMAGE = TINY.vision.imageSize; // 16
 const EOS = TINY.tokens.eos;
 
 /** The tiny VLM with rank-4 LoRA adapters on every linear of the language model. */
-export function tinyModel(seed = 1, lora = true): Vlm {
+export function tinyModel(seed = 1, lora = true, loraDropout = 0): Vlm {
   const model = Vlm.create(TINY, new Rng(seed));
   if (lora) {
     model.addLora(
-      { rank: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] },
+      { rank: 4, alpha: 8, dropout: loraDropout, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] },
       new Rng(seed + 1000),
     );
   }
