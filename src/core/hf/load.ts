@@ -7,6 +7,7 @@
  * shape-checked against the config, F16/BF16 widened to float32. Nothing is ever downloaded.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { SourceOptions } from '../data/source';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_LORA } from '../model/lora';
@@ -66,6 +67,23 @@ export class HfProcessor {
   /** Answer ids: the text (after answerPrefix), then the end token (tokenizer_config eos_token). */
   answerIds(answer: string): number[] {
     return [...this.tokenizer.encode(this.answerPrefix + answer), this.tokenizer.specials.eos];
+  }
+
+  /**
+   * What src/core/data's createPreferenceSource needs to feed this model from an imported
+   * dataset: the chat-templated prompt with its image run, answers with answerPrefix + end token,
+   * and the image geometry in the data module's terms ('cover' = CLIP's shortest edge + centre
+   * crop; 'fill' = a square resize, which is SigLIP's and, up to Idefics3's intermediate resize
+   * and a 384 -> 378 px crop for so400m, the others'). Use image() where exact HF pixels matter.
+   */
+  sourceOptions(): Pick<SourceOptions, 'tokenizer' | 'endTokenId' | 'encodePrompt' | 'preprocess'> {
+    const side = this.imageShape[0];
+    return {
+      tokenizer: { encode: (t: string) => this.tokenizer.encode(this.answerPrefix + t) },
+      endTokenId: this.tokenizer.specials.eos,
+      encodePrompt: (p: string) => this.promptIds(p),
+      preprocess: { size: side, fit: this.plan.shortestEdge !== null ? 'cover' : 'fill' },
+    };
   }
 
   /** Image bytes or a path -> [S, S, 3] in [0, 1] (normalisation is the trainer's, with model.config.image). */
