@@ -10,11 +10,11 @@ import { initBackend } from '../backend';
 import { Rng } from '../rng';
 import { applyRope, attentionMask, ropeTables } from './decoder';
 import type { Ctx } from './layers';
-import { activation, attend, dense, layerNorm, linear, rmsNorm } from './layers';
+import { activation, attend, dense, layerNorm, linear, loraForward, rmsNorm } from './layers';
 import { DEFAULT_LORA, LoraState } from './lora';
 import { Vlm } from './model';
 import { ParamStore, initParams } from './params';
-import { TINY, raggedBatch, seeded, seededPixels } from './test-utils';
+import { TINY, maxAbsDiff, raggedBatch, seeded, seededPixels } from './test-utils';
 import { patchify, pixelShuffle } from './vision';
 
 interface CheckOptions {
@@ -119,8 +119,20 @@ describe('finite-difference gradient checks (wasm, float32)', () => {
     const ad = lora.adapters.get('m')!;
     // Same dropout draws every evaluation: a fresh Rng with the same seed each call.
     const loss = () => tf.tidy(() => project(linear({ params, lora, dropoutRng: new Rng(7) } as Ctx, 'm', x), 21));
-    errors.loraLinear = gradCheck(loss, [x, ad.a, ad.b, params.get('m.weight'), params.get('m.bias')]);
+    const all = [x, ad.a, ad.b, params.get('m.weight'), params.get('m.bias')];
+    errors.loraLinear = gradCheck(loss, all);
     expect(errors.loraLinear).toBeLessThan(1e-2);
+    // Without dropout: the merged form x (W + s B A)^T and the two-matMul branch, same function.
+    const plain = () => tf.tidy(() => project(linear({ params, lora } as Ctx, 'm', x), 21));
+    const out: Record<string, Float32Array> = {};
+    for (const mode of ['merged', 'branch'] as const) {
+      loraForward.mode = mode;
+      errors[`lora_${mode}`] = gradCheck(plain, all);
+      expect(errors[`lora_${mode}`]).toBeLessThan(1e-2);
+      out[mode] = tf.tidy(() => linear({ params, lora } as Ctx, 'm', x).dataSync() as Float32Array);
+    }
+    loraForward.mode = 'merged';
+    expect(maxAbsDiff(out.merged, out.branch)).toBeLessThan(1e-5);
     lora.dispose();
     params.dispose();
   });

@@ -54,20 +54,35 @@ export function dropoutMask(shape: number[], p: number, rng: Rng): tf.Tensor {
 }
 
 /**
- * A Hugging Face Linear by module path, with its LoRA branch when adapters are on:
+ * How an adapter is applied when there is no dropout mask. `merged` (default) computes
+ * x (W + s B A)^T: one matMul on the activations whatever the rank, plus a tiny [out, r] x
+ * [r, in] product (and in backward one [out, in] weight gradient). `branch` computes
+ * x W^T + s (x A^T) B^T: two skinny matMuls per direction, cheaper only for very small ranks.
+ * Both are the same function; the tests check each against finite differences.
+ */
+export const loraForward = { mode: 'merged' as 'merged' | 'branch' };
+
+/**
+ * A Hugging Face Linear by module path, with its LoRA adapter when adapters are on:
  * y = x W^T + b + (alpha/r) * dropout(x) A^T B^T   (PEFT's lora.Linear).
  */
 export function linear(ctx: Ctx, path: string, x: tf.Tensor): tf.Tensor {
-  const w = ctx.params.get(`${path}.weight`);
+  const w = ctx.params.get(`${path}.weight`); // [out, in]
   const bName = `${path}.bias`;
-  const y = dense(x, w, ctx.params.has(bName) ? ctx.params.get(bName) : undefined);
+  const bias = ctx.params.has(bName) ? ctx.params.get(bName) : undefined;
   const ad = ctx.lora?.adapters.get(path);
-  if (!ctx.lora || !ad) return y;
+  if (!ctx.lora || !ad) return dense(x, w, bias);
+  const s = ctx.lora.scaling;
   const p = ctx.lora.config.dropout;
-  const xd = p > 0 && ctx.dropoutRng ? tf.mul(x, dropoutMask(x.shape, p, ctx.dropoutRng)) : x;
+  const drop = p > 0 && ctx.dropoutRng !== undefined;
+  if (!drop && loraForward.mode === 'merged') {
+    // With B = 0 the product is exactly 0 and W + 0 == W bit for bit: policy == reference.
+    return dense(x, tf.add(w, tf.mul(matMul2d(ad.b, ad.a), s)), bias); // W_eff: [out, in]
+  }
+  const xd = drop ? tf.mul(x, dropoutMask(x.shape, p, ctx.dropoutRng as Rng)) : x;
   const low = dense(xd, ad.a); // [..., r]
   const up = dense(low, ad.b); // [..., out]
-  return tf.add(y, tf.mul(up, ctx.lora.scaling));
+  return tf.add(dense(x, w, bias), tf.mul(up, s));
 }
 
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
