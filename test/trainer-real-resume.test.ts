@@ -133,6 +133,22 @@ describe('trainer process with the real loop and model', () => {
     }
     const adapter = (id: number) => readFileSync(join(backend.store.getRun(id)!.runDir, 'adapter', 'adapter_model.safetensors'));
     expect(adapter(victim!.id).equals(adapter(reference!.id))).toBe(true);
+
+    // Evaluation of the finished run in a trainer process: exact metrics and marked outputs.
+    const progress: string[] = [];
+    backend.subscribe((e) => e.type === 'run:evaluation' && progress.push(e.state));
+    await backend.supervisor.evaluate(reference!.id, { scenes: 3, seed: 0 });
+    const rows = await call<{ metric: string; setting: string; value: number }[]>(backend, 'runs:evaluations', { runId: reference!.id });
+    const metricNames = rows.map((r) => `${r.metric}${r.setting ? `/${r.setting}` : ''}`);
+    for (const name of ['CHAIR_s', 'CHAIR_i', 'Cover', 'Hal', 'Cog', 'POPE/accuracy/random', 'POPE/f1/popular', 'POPE/yesRatio/adversarial']) expect(metricNames).toContain(name);
+    for (const r of rows) expect(Number.isFinite(r.value)).toBe(true);
+    const outputs = await call<{ total: number; items: { image: string; question: string; answer: string; marks: unknown[] | null }[] }>(backend, 'runs:outputs', { runId: reference!.id });
+    expect(outputs.total).toBe(3);
+    expect(outputs.items[0]!.question).toBe('Describe the image.');
+    expect(Array.isArray(outputs.items[0]!.marks)).toBe(true);
+    const img = await call<{ width: number }>(backend, 'images:get', { ref: outputs.items[0]!.image });
+    expect(img.width).toBe(16);
+    expect(progress.at(-1)).toBe('done');
     await backend.close();
   });
 });

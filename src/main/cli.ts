@@ -48,6 +48,9 @@ Usage: mdpo <command> [options]
   runs list                           list runs
   runs show <id>                      one run: config, status, latest metrics, checkpoints
   runs resume <id>                    continue an interrupted/failed/cancelled run in the foreground
+  eval <run id> [--scenes N] [--seed S]
+                                      evaluate a completed run on held-out built-in world scenes:
+                                      CHAIR_s, CHAIR_i, Cover, Hal, Cog, POPE (stored with the run)
   runs export <id> --out <dir> [--what metrics,report,adapter]
                                       metrics.csv, report.html, adapter/ (PEFT layout)
   serve [--port N] [--renderer <dir>] browser mode on 127.0.0.1 (prints the URL with its token)
@@ -197,6 +200,7 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
         out: { type: 'string' },
         what: { type: 'string' },
         port: { type: 'string' },
+        scenes: { type: 'string' },
         renderer: { type: 'string' },
       },
     });
@@ -320,6 +324,32 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
           return EXIT.ok;
         }
         throw usage(`Unknown runs command "${sub ?? ''}": expected list, show, resume or export.`);
+      }
+
+      case 'eval': {
+        const runId = num('run id', sub);
+        if (runId === undefined) throw usage('eval needs a run id.');
+        const b = open();
+        const input = { runId, scenes: num('scenes', flags.scenes), seed: num('seed', flags.seed) };
+        const parsed = await dispatch(b.handlers, 'runs:get', { runId });
+        if (!parsed.ok) throw new CliError(parsed.error.message, exitFor(parsed.error));
+        const check = (await import('../shared/schemas')).inputSchemas['runs:evaluate'].safeParse(input);
+        if (!check.success) throw new CliError(check.error.issues[0]!.message, EXIT.badInput);
+        const off = b.subscribe((e) => {
+          if (e.type === 'run:evaluation' && e.runId === runId && io.isTTY && !json) io.err(`\r\x1b[2Kevaluating: ${e.done}/${e.total}`);
+        });
+        try {
+          await b.supervisor.evaluate(runId, { scenes: check.data.scenes, seed: check.data.seed });
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          throw new CliError((error as Error).message, code === 'conflict' ? EXIT.conflict : code === 'not_found' ? EXIT.badInput : EXIT.failure);
+        } finally {
+          off();
+        }
+        const rows = await call(b, 'runs:evaluations', { runId });
+        if (io.isTTY && !json) io.err('\n');
+        print(rows, () => table([['METRIC', 'SETTING', 'VALUE'], ...rows.map((r) => [r.metric, r.setting, r.value.toFixed(4)])]));
+        return EXIT.ok;
       }
 
       case 'serve': {

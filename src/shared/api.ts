@@ -252,6 +252,8 @@ export type ApiEvent =
   | ({ type: 'run:progress'; runId: number } & RunProgress)
   | { type: 'run:metrics'; runId: number; step: number; values: Record<string, number | null> }
   | { type: 'run:checkpoint'; runId: number; step: number }
+  /** An evaluation of a finished run (runs:evaluate): progress, then done (rows are in runs:evaluations) or failed. */
+  | { type: 'run:evaluation'; runId: number; state: 'running' | 'done' | 'failed'; done: number; total: number; error: SerializedError | null }
   | { type: 'dataset:imported'; datasetId: number }
   | { type: 'demo:progress'; stage: string; message: string; fraction: number | null };
 
@@ -283,6 +285,8 @@ export interface ApiOutputs {
   'runs:cancel': RunSummary;
   'runs:delete': { deleted: true };
   'runs:diff': ConfigDiff;
+  /** Starts evaluating a completed run on held-out world scenes; results arrive as evaluations and outputs. */
+  'runs:evaluate': { runId: number; started: true };
   'runs:evaluations': EvaluationRow[];
   'runs:outputs': Page<OutputRow>;
   'runs:ask': AskResult;
@@ -314,6 +318,7 @@ export const API_CHANNELS = [
   'runs:cancel',
   'runs:delete',
   'runs:diff',
+  'runs:evaluate',
   'runs:evaluations',
   'runs:outputs',
   'runs:ask',

@@ -145,6 +145,11 @@ export const inputSchemas = {
   'runs:cancel': runRef,
   'runs:delete': runRef,
   'runs:diff': z.object({ runIds: z.array(id).min(2).max(16) }),
+  'runs:evaluate': runRef.extend({
+    /** Held-out scenes of the built-in world to describe (each also gets POPE questions). */
+    scenes: z.number().int().min(1).max(2000).default(50),
+    seed: z.number().int().min(0).default(0),
+  }),
   'runs:evaluations': runRef,
   'runs:outputs': runRef.extend({
     offset: z.number().int().min(0).default(0),

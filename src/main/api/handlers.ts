@@ -33,7 +33,7 @@ export interface HandlerContext {
 }
 
 /** Pieces that exist in this build; the UI hides the rest. */
-export const FEATURES: AppInfo['features'] = { datasets: true, training: true, evaluation: false, demo: false, ask: false };
+export const FEATURES: AppInfo['features'] = { datasets: true, training: true, evaluation: true, demo: false, ask: false };
 
 function summary(run: RunRow): RunSummary {
   const { config: _c, runDir: _d, parentCheckpoint: _p, ownerPid: _o, trainerPid: _t, ...rest } = run;
@@ -169,6 +169,12 @@ export function createHandlers(ctx: HandlerContext) {
     'runs:diff': async ({ runIds }) => {
       const runs = runIds.map((id, i) => getRun(id, `runIds.${i}`));
       return { runIds, differences: diffConfigs(runs.map((r) => r.config)) };
+    },
+    'runs:evaluate': async ({ runId, scenes, seed }) => {
+      getRun(runId);
+      // Runs in the background; progress and the end arrive as run:evaluation events.
+      supervisor.evaluate(runId, { scenes, seed }).catch(() => {});
+      return { runId, started: true as const };
     },
     'runs:evaluations': async ({ runId }) => {
       getRun(runId);

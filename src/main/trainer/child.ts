@@ -59,7 +59,8 @@ function openPort(): Port {
   };
 }
 
-async function loadEngine(): Promise<Engine> {
+async function loadEngine(j: TrainJob): Promise<Engine> {
+  if (j.task?.kind === 'evaluate') return (await import('./evaluate')).evaluateEngine;
   const override = process.env.MDPO_TRAINER_ENGINE;
   const mod = (override
     ? await import(pathToFileURL(override).href)
@@ -119,7 +120,7 @@ async function run(j: TrainJob): Promise<void> {
   job = j;
   currentStep = j.resumeFrom?.step ?? 0;
   try {
-    const engine = await loadEngine();
+    const engine = await loadEngine(j);
     const result = await engine(j, {
       signal: abort.signal,
       async waitIfPaused(step) {
@@ -146,6 +147,12 @@ async function run(j: TrainJob): Promise<void> {
       },
       log(message) {
         send({ type: 'log', level: 'info', message });
+      },
+      evalProgress(done, total) {
+        send({ type: 'evalProgress', runId: j.runId, done, total });
+      },
+      evaluation(rows, outputs) {
+        send({ type: 'evaluation', runId: j.runId, rows, outputs });
       },
     });
     if (abort.signal.aborted) send({ type: 'cancelled', runId: j.runId, step: result.step });

@@ -11,7 +11,7 @@
  *
  * The child never touches the database: the parent is the single writer (DESIGN.md).
  */
-import type { RunProgress, SerializedError } from '../../shared/api';
+import type { EvaluationRow, HallucinationMark, ParsedObject, RunProgress, SerializedError } from '../../shared/api';
 import type { TrainConfig } from '../../shared/schemas';
 
 export interface TrainJob {
@@ -27,6 +27,17 @@ export interface TrainJob {
   appRoot: string;
   /** Continue from this checkpoint (a resumed run); null for a fresh start. */
   resumeFrom: { step: number; path: string } | null;
+  /** What to do: train (default), or evaluate the finished run on held-out world scenes. */
+  task?: { kind: 'train' } | { kind: 'evaluate'; scenes: number; seed: number };
+}
+
+/** One generated answer of an evaluation, with its image written to `imagePath`. */
+export interface EvaluationOutput {
+  imagePath: string;
+  question: string;
+  answer: string;
+  objects: ParsedObject[];
+  marks: HallucinationMark[] | null;
 }
 
 export type ParentMessage =
@@ -44,6 +55,8 @@ export type ChildMessage =
   | { seq: number; type: 'paused'; runId: number; step: number; re: number }
   | { seq: number; type: 'resumed'; runId: number; step: number; re: number }
   | { seq: number; type: 'log'; level: 'info' | 'warn'; message: string }
+  | { seq: number; type: 'evalProgress'; runId: number; done: number; total: number }
+  | { seq: number; type: 'evaluation'; runId: number; rows: EvaluationRow[]; outputs: EvaluationOutput[] }
   | { seq: number; type: 'done'; runId: number; step: number; result: Record<string, number> }
   | { seq: number; type: 'cancelled'; runId: number; step: number }
   | { seq: number; type: 'failed'; runId: number | null; error: SerializedError }
@@ -114,6 +127,8 @@ export interface EngineHooks {
   }): void;
   checkpoint(step: number, path: string): void;
   log(message: string): void;
+  evalProgress(done: number, total: number): void;
+  evaluation(rows: EvaluationRow[], outputs: EvaluationOutput[]): void;
 }
 
 export interface EngineResult {

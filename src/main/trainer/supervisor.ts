@@ -48,6 +48,7 @@ export interface SupervisorOptions {
 
 export class Supervisor {
   private readonly live = new Map<number, Live>();
+  private readonly evaluating = new Map<number, { handle: TrainerHandle; done: Promise<void> }>();
   private flushTimer: NodeJS.Timeout | null = null;
   private listeners = new Set<(event: ApiEvent) => void>();
 
@@ -175,12 +176,79 @@ export class Supervisor {
     throw new SupervisorError(`Run ${runId} is ${run.status}; only a live, queued or interrupted run can be cancelled.`, 'conflict');
   }
 
+  /**
+   * Evaluates a completed run in its own trainer process (the UI stays responsive); the parent
+   * writes the evaluation rows and outputs, replacing the run's previous ones.
+   */
+  evaluate(runId: number, task: { scenes: number; seed: number }): Promise<void> {
+    const run = this.store.getRun(runId);
+    if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
+    if (run.status !== 'completed') throw new SupervisorError(`Run ${runId} is ${run.status}; only a completed run can be evaluated.`, 'conflict');
+    if (this.evaluating.has(runId)) throw new SupervisorError(`Run ${runId} is already being evaluated.`, 'conflict');
+    const job: TrainJob = {
+      runId,
+      config: run.config,
+      runDir: run.runDir,
+      home: this.options.home,
+      dataset: null,
+      appRoot: this.options.appRoot ?? process.cwd(),
+      resumeFrom: null,
+      task: { kind: 'evaluate', ...task },
+    };
+    const handle = this.options.launcher(this.options.trainerEnv);
+    const out = new Sequencer<ParentMessage>();
+    let error: SerializedError | null = null;
+    let finished = false;
+    let total = 0;
+    const report = (state: 'running' | 'done' | 'failed', done: number) =>
+      this.emit({ type: 'run:evaluation', runId, state, done, total, error });
+    const done = new Promise<void>((resolve, reject) => {
+      handle.onMessage((m) => {
+        if (m.type === 'ready') handle.send(out.stamp({ type: 'start', job }));
+        else if (m.type === 'evalProgress') {
+          total = m.total;
+          report('running', m.done);
+        } else if (m.type === 'evaluation') {
+          const outputs = m.outputs;
+          this.store.db.transaction(() => {
+            this.store.db.prepare('DELETE FROM outputs WHERE run_id = ?').run(runId);
+            this.store.db.prepare('DELETE FROM evaluations WHERE run_id = ?').run(runId);
+            this.store.putEvaluations(runId, m.rows);
+            const ids = this.store.insertOutputs(outputs.map((o) => ({ runId, image: '', imagePath: o.imagePath, question: o.question, answer: o.answer, objects: o.objects, marks: o.marks })));
+            const setImage = this.store.db.prepare('UPDATE outputs SET image = ? WHERE id = ?');
+            for (const id of ids) setImage.run(`output:${id}`, id);
+          })();
+          finished = true;
+          report('done', total);
+        } else if (m.type === 'failed') error = m.error;
+      });
+      handle.onExit((code, signal) => {
+        this.evaluating.delete(runId);
+        if (finished) return resolve();
+        error ??= { name: 'Interrupted', message: `The evaluation process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}.` };
+        report('failed', 0);
+        reject(Object.assign(new Error(error.message), { name: error.name }));
+      });
+    });
+    this.evaluating.set(runId, { handle, done });
+    report('running', 0);
+    return done;
+  }
+
+  isEvaluating(runId: number): boolean {
+    return this.evaluating.has(runId);
+  }
+
   /** Stops every trainer (app quit): their runs become interrupted, resumable later. */
   async shutdown(): Promise<void> {
-    const waits = [...this.live.values()].map((l) => {
+    const waits: Promise<unknown>[] = [...this.live.values()].map((l) => {
       l.handle.kill('SIGTERM');
       return l.done;
     });
+    for (const e of this.evaluating.values()) {
+      e.handle.kill('SIGTERM');
+      waits.push(e.done.catch(() => {}));
+    }
     await Promise.all(waits);
     this.store.flushMetrics();
     if (this.flushTimer) clearTimeout(this.flushTimer);
@@ -284,6 +352,8 @@ export class Supervisor {
         break;
       case 'log':
       case 'exit':
+      case 'evalProgress':
+      case 'evaluation':
         break;
     }
   }
