@@ -57,8 +57,16 @@ export function visionFlops(c: VlmConfig, images: number): number {
   return images * (patch + v.numLayers * layer + conn);
 }
 
+/**
+ * How the model applies LoRA (src/core/model/layers.ts `loraForward.mode`):
+ *  - 'branch': x W^T + s (x A^T) B^T, tfjs's own matMul gradients (dX only for frozen W);
+ *  - 'merged': x (W + s B A)^T through a custom-gradient 2-D matMul, whose backward computes
+ *    dX and dW_eff eagerly (then dB, dA from dW_eff: [out, in] x [in, r] products).
+ */
+export type LoraMode = 'branch' | 'merged';
+
 /** Forward and backward FLOPs of the decoder over one chunk. */
-export function chunkFlops(c: VlmConfig, rank: number, ch: Chunk, lora: boolean, grad: boolean): { fwd: number; bwd: number } {
+export function chunkFlops(c: VlmConfig, rank: number, ch: Chunk, lora: boolean, grad: boolean, mode: LoraMode = 'branch'): { fwd: number; bwd: number } {
   const t = c.text;
   const D = t.hiddenSize;
   const hd = D / t.numHeads;
@@ -73,6 +81,11 @@ export function chunkFlops(c: VlmConfig, rank: number, ch: Chunk, lora: boolean,
     for (const [name, I, O] of linears) {
       const constInput = layer === 0 && (name === 'q' || name === 'k' || name === 'v');
       const base = 2 * n * I * O;
+      if (lora && mode === 'merged') {
+        fwd += base + 2 * O * rank * I; // x W_eff^T, W_eff = W + s B A
+        if (grad) bwd += 2 * base + 4 * O * rank * I; // dX and dW_eff (eager), then dB and dA
+        continue;
+      }
       const ad = lora ? 2 * n * rank * (I + O) : 0;
       fwd += base + ad;
       if (grad) bwd += (constInput ? 0 : base) + (lora ? 2 * ad - (constInput ? 2 * n * rank * I : 0) : 0);
@@ -84,11 +97,11 @@ export function chunkFlops(c: VlmConfig, rank: number, ch: Chunk, lora: boolean,
   return { fwd, bwd };
 }
 
-export function stepFlops(c: VlmConfig, rank: number, plan: StepPlan): FlopBreakdown {
+export function stepFlops(c: VlmConfig, rank: number, plan: StepPlan, mode: LoraMode = 'branch'): FlopBreakdown {
   const out: FlopBreakdown = { vision: visionFlops(c, plan.images), decoderForward: 0, decoderBackward: 0, head: 0, total: 0 };
   for (const p of plan.passes) {
     for (const ch of p.chunks) {
-      const f = chunkFlops(c, rank, ch, p.lora, p.grad);
+      const f = chunkFlops(c, rank, ch, p.lora, p.grad, mode);
       out.decoderForward += f.fwd;
       out.decoderBackward += f.bwd;
     }

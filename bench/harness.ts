@@ -13,7 +13,14 @@ import { objectiveConfig, type VariantName } from '../src/core/objective/variant
 import { numImageTokens } from '../src/core/model/config';
 import { BenchSource, SIZES, parameterCount, tokenStats, type SizeName } from './setup';
 import { ablationStepper, buildModel, measureMatMulPeak, runAppLoop, timeSteps, type AblationSwitches } from './ours';
-import { appPlan, ourPlan, stepFlops, trlPlan, type BatchShape } from './flops';
+import { appPlan, ourPlan, stepFlops, trlPlan, type BatchShape, type LoraMode } from './flops';
+import * as layers from '../src/core/model/layers';
+
+/** The LoRA form the model uses now (layers.loraForward.mode where it exists; else two matMuls). */
+function ourLoraMode(): LoraMode {
+  const mode = (layers as { loraForward?: { mode?: string } }).loraForward?.mode;
+  return mode === 'merged' ? 'merged' : 'branch';
+}
 import { peerUnavailable, runPeer, writeExchange } from './peer';
 import { profileStep, type StepProfile } from './profile';
 import { fastMatMulInstalled, installFastMatMul } from './fast-matmul';
@@ -262,7 +269,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
 
         // 2. Timings: rounds of (ours, peer), same machine, same batch.
         const tokensPerStep = tokenStats(range(opts.batch).map((i) => source.example(i)), numImageTokens(config), withImageless ? 3 : 2).textTokens;
-        const oursFlops = stepFlops(config, opts.loraRank, appPlan(config, shape, withImageless, false)).total;
+        const oursFlops = stepFlops(config, opts.loraRank, appPlan(config, shape, withImageless, false), ourLoraMode()).total;
         const peerFlops = stepFlops(config, opts.loraRank, trlPlan(config, shape, withImageless)).total;
         const ours: { ms: number[]; cpu: number[]; first: number[]; tg: number[]; bg: number[]; nt: number } = { ms: [], cpu: [], first: [], tg: [], bg: [], nt: 0 };
         const peer = new Map<number, { ms: number[]; cpu: number[] }>(opts.peerThreads.map((t) => [t, { ms: [], cpu: [] }]));
@@ -390,7 +397,7 @@ async function runAblation(opts: BenchOptions): Promise<AblationRow[]> {
       // One epoch warms every per-batch cache, then whole epochs are timed.
       const timed = opts.repeats <= 1 ? 1 : nBatches * Math.max(1, Math.ceil(opts.repeats / nBatches));
       const t = await timeSteps(() => stepper.step(), opts.warmup > 0 ? nBatches : 0, timed);
-      const flops = batches.reduce((acc, b) => acc + stepFlops(config, opts.loraRank, ourPlan(config, batchShape(source, b), s.sw.forward, s.sw.refEveryStep, s.sw.cacheImageEmbeds)).total, 0) / nBatches;
+      const flops = batches.reduce((acc, b) => acc + stepFlops(config, opts.loraRank, ourPlan(config, batchShape(source, b), s.sw.forward, s.sw.refEveryStep, s.sw.cacheImageEmbeds), ourLoraMode()).total, 0) / nBatches;
       const pad = batches.map((b) => {
         const st = tokenStats(b.map((i) => source.example(i)), 0, 3);
         return st.paddedTextSlots / st.textTokens;

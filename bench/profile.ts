@@ -10,6 +10,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 const MATMUL_KERNELS = new Set(['BatchMatMul', '_FusedMatMul', 'MatMul']);
+/** Custom-gradient ops (tf.customGrad) are recorded as a scope around their own kernels: not added to the sums. */
+const SCOPE_NAMES = new Set(['unnamed scope', '']);
 
 export interface KernelRow {
   name: string;
@@ -51,6 +53,7 @@ export async function profileStep(step: () => unknown): Promise<StepProfile> {
   let kernelMs = 0;
   let matMulMs = 0;
   for (const k of info.kernels) {
+    if (SCOPE_NAMES.has(k.name)) continue;
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     kernelMs += ms;
     const row = byName.get(k.name) ?? { calls: 0, ms: 0 };
