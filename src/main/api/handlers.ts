@@ -93,7 +93,11 @@ export function createHandlers(ctx: HandlerContext) {
       (await import('../app-info')).appInfo(ctx.appRoot, ctx.mode, { home: ctx.home, features: FEATURES }),
     'app:pickPath': async (input) => (ctx.pickPath ? ctx.pickPath(input) : null),
 
-    'datasets:import': async (input) => (await ds()).import(input),
+    'datasets:import': async (input) => {
+      const detail = await (await ds()).import(input);
+      supervisor.publish({ type: 'dataset:imported', datasetId: detail.id });
+      return detail;
+    },
     'datasets:list': async () => store.listDatasets(),
     'datasets:get': async ({ datasetId }) => (await ds()).get(datasetId),
     'datasets:records': async (input) => (await ds()).page(input),

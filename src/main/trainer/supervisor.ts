@@ -65,6 +65,11 @@ export class Supervisor {
     return () => this.listeners.delete(listener);
   }
 
+  /** Publishes an event to every subscriber (the supervisor is the app's event bus). */
+  publish(event: ApiEvent): void {
+    this.emit(event);
+  }
+
   private emit(event: ApiEvent): void {
     for (const l of this.listeners) {
       try {
