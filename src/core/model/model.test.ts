@@ -55,6 +55,12 @@ describe('Vlm log-probs and LoRA (wasm)', () => {
       const got = m.sequenceLogProbs({ pixels: withImage ? px : null, promptIds, answerIds }, { lora: false });
       const arr = got.dataSync();
       got.dispose();
+      // Per-token values sum to the sequence value.
+      const perToken = m.tokenLogProbs({ pixels: withImage ? px : null, promptIds, answerIds }, { lora: false });
+      perToken.forEach((t, b) => {
+        expect(t.length).toBe(answerIds[b].length);
+        expect(Math.abs(t.reduce((x, y) => x + y, 0) - arr[b])).toBeLessThan(1e-4);
+      });
       for (let b = 0; b < B; b++) {
         const one = withImage ? tf.slice(px, [b, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D : null;
         const want = naiveLogProb(m, one, promptIds[b], answerIds[b], false);

@@ -108,17 +108,35 @@ export class Vlm {
    * Returns [B]. Call inside tf.variableGrads / tf.tidy as usual; intermediates are freed.
    */
   sequenceLogProbs(batch: LogProbBatch, opts: ForwardOptions = {}): tf.Tensor1D {
-    const { pixels, imageEmbeds, promptIds, answerIds } = batch;
-    const B = this.checkBatch(pixels, imageEmbeds, promptIds, [answerIds]);
+    const B = this.checkBatch(batch.pixels, batch.imageEmbeds, batch.promptIds, [batch.answerIds]);
     return tf.tidy(() => {
-      const ctx = this.ctx(opts);
-      const img = this.imagePart(ctx, pixels, imageEmbeds, B);
-      const lay = fullLayout(this.config, img ? this.numImageTokens : 0, promptIds, answerIds);
-      const x = this.assemble(ctx, img, lay.textIds); // [B, T, D]
-      const { hidden } = decoderLayers(ctx, this.config, x, lay.positions, lay.valid, null, false);
-      const flat = tf.reshape(hidden, [B * lay.T, this.config.text.hiddenSize]); // [B*T, D]
+      const { ctx, flat, lay } = this.fullForward(batch, opts, B);
       return this.gatheredLogProbs(ctx, flat, lay.gatherIndex, lay.targets, lay.rowOf, B);
     });
+  }
+
+  /** Per-token answer log-probs as plain numbers ([B][answer length]), for inspection; no gradient. */
+  tokenLogProbs(batch: LogProbBatch, opts: ForwardOptions = {}): number[][] {
+    const B = this.checkBatch(batch.pixels, batch.imageEmbeds, batch.promptIds, [batch.answerIds]);
+    const tok = tf.tidy(() => {
+      const { ctx, flat, lay } = this.fullForward(batch, opts, B);
+      return this.tokenValues(ctx, flat, lay.gatherIndex, lay.targets);
+    });
+    const values = tok.dataSync();
+    tok.dispose();
+    let m = 0;
+    return batch.answerIds.map((a) => Array.from(values.subarray(m, (m += a.length))));
+  }
+
+  /** One forward over [bos] + image + prompt + answer; hidden states flattened to [B*T, D]. */
+  private fullForward(batch: LogProbBatch, opts: ForwardOptions, B: number) {
+    const ctx = this.ctx(opts);
+    const img = this.imagePart(ctx, batch.pixels, batch.imageEmbeds, B);
+    const lay = fullLayout(this.config, img ? this.numImageTokens : 0, batch.promptIds, batch.answerIds);
+    const x = this.assemble(ctx, img, lay.textIds); // [B, T, D]
+    const { hidden } = decoderLayers(ctx, this.config, x, lay.positions, lay.valid, null, false);
+    const flat = tf.reshape(hidden, [B * lay.T, this.config.text.hiddenSize]); // [B*T, D]
+    return { ctx, flat, lay };
   }
 
   /**
@@ -170,13 +188,17 @@ export class Vlm {
    */
   private gatheredLogProbs(ctx: Ctx, flat: tf.Tensor, index: number[], targets: number[], rowOf: number[], rows: number): tf.Tensor1D {
     const M = index.length;
-    const V = this.config.text.vocabSize;
-    const sel = tf.gather(flat, tf.tensor1d(index, 'int32')); // [M, D]
-    const logp = tf.logSoftmax(outputLogits(ctx, this.config, sel), -1); // [M, V]
-    const tok = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), V)), -1); // [M]
+    const tok = this.tokenValues(ctx, flat, index, targets); // [M]
     const member = new Float32Array(rows * M);
     rowOf.forEach((r, m) => (member[r * M + m] = 1));
     return tf.reshape(tf.matMul(tf.tensor2d(member, [rows, M]), tf.reshape(tok, [M, 1])), [rows]) as tf.Tensor1D; // [rows]
+  }
+
+  /** log p(target) at each gathered slot: flat [S, D] -> [M]. */
+  private tokenValues(ctx: Ctx, flat: tf.Tensor, index: number[], targets: number[]): tf.Tensor {
+    const sel = tf.gather(flat, tf.tensor1d(index, 'int32')); // [M, D]
+    const logp = tf.logSoftmax(outputLogits(ctx, this.config, sel), -1); // [M, V]
+    return tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), this.config.text.vocabSize)), -1); // [M]
   }
 
   /** Supervised fine-tuning loss: mean NLL per answer token over the batch (a scalar). */
