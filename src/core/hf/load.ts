@@ -35,8 +35,11 @@ export interface LoadOptions {
   skipMemoryCheck?: boolean;
 }
 
-/** Used for whatever `plan` leaves out: one mDPO pair per micro-batch, 256 + 128 tokens, rank 64. */
-export const DEFAULT_PLAN: MemoryPlan = { lora: DEFAULT_LORA, batchSize: 1, promptTokens: 256, answerTokens: 128, rowsPerExample: 3, recompute: false };
+/**
+ * Used for whatever `plan` leaves out: one mDPO pair per micro-batch, 256 + 128 tokens, rank 64,
+ * with recomputation (without it even SmolVLM-256M needs ~24 GiB here; see README.md).
+ */
+export const DEFAULT_PLAN: MemoryPlan = { lora: DEFAULT_LORA, batchSize: 1, promptTokens: 256, answerTokens: 128, rowsPerExample: 3, recompute: true };
 
 /** Prompt/answer/image encoding as the model's HF processor does it (one global image). */
 export class HfProcessor {
@@ -137,7 +140,8 @@ export async function inspectHfFolder(dir: string): Promise<{ mapped: MappedConf
 export async function loadHfModel(dir: string, opts: LoadOptions = {}): Promise<LoadedHfModel> {
   const { mapped, tokenizer, plan } = await inspectHfFolder(dir);
   const lora: LoraConfig = { ...DEFAULT_PLAN.lora, ...opts.plan?.lora };
-  const estimate = estimateMemory(mapped.vlm, mapped.extras, { ...DEFAULT_PLAN, ...opts.plan, lora });
+  const memPlan: MemoryPlan = { ...DEFAULT_PLAN, ...opts.plan, lora };
+  const estimate = estimateMemory(mapped.vlm, mapped.extras, memPlan);
   if (!opts.skipMemoryCheck) checkMemory(estimate, memoryBudget(opts));
   const { entries } = await indexWeights(dir);
   const store = await loadParams(mapped, entries);
@@ -148,7 +152,7 @@ export async function loadHfModel(dir: string, opts: LoadOptions = {}): Promise<
   const vlm = new Vlm(mapped.vlm, store);
   const model = new HfVlm(vlm, mapped.extras);
   model.sourceDir = dir;
-  model.recompute = opts.plan?.recompute ?? false;
+  model.recompute = memPlan.recompute ?? false;
   return { model, tokenizer, processor: new HfProcessor(tokenizer, mapped, plan), estimate, notes };
 }
 

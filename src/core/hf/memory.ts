@@ -4,13 +4,16 @@
  * Everything is float32 (bf16/fp16 weights are widened on load). The parts:
  *   weights      every parameter, 4 bytes each, plus the largest tensor once more while loading
  *   lora         adapters A/B: value + gradient + gradient accumulator + AdamW m and v (5 copies)
- *   activations  what tfjs keeps for backward in the decoder, for the policy rows of one
- *                micro-batch (mDPO: chosen, rejected and chosen-with-m' = 3 rows per pair):
- *                per token and layer ~ 24 D + 11 KV + 7 I + 3 H T floats (the op outputs
- *                tfjs's tape saves in one Llama block with LoRA on every linear, the attention
- *                matrices being the 3 H T term). With recomputation only each block's input
- *                (D per token and layer) is kept, plus one block's full set during backward.
+ *   activations  what tfjs holds at the peak of a forward + backward in the decoder, for the
+ *                policy rows of one micro-batch (mDPO: chosen, rejected and chosen-with-m' =
+ *                3 rows per pair): per token and layer, 24 D + 11 KV + 7 I + 3 H T floats of op
+ *                outputs (one Llama block with LoRA on every linear; 3 H T are the attention
+ *                matrices), times TAPE_FACTOR: tfjs keeps the tape's saved tensors AND every
+ *                intermediate gradient until the backward pass ends. With recomputation: each
+ *                block's input and its gradient (2 D per token and layer) plus one block's
+ *                full set during its backward.
  *   head         the output head at the answer slots: logits, log-softmax, one-hot, product
+ *                and their gradients (6 floats per answer token and vocabulary entry)
  *   vision       one vision-tower forward (no gradient with LoRA: transient, one layer at a time)
  * These are estimates of this implementation (no fused kernels, no flash attention), not of
  * PyTorch's; they are meant to refuse plainly what cannot fit, not to budget to the byte.
@@ -44,6 +47,13 @@ export interface MemoryEstimate {
 
 const F32 = 4;
 
+/**
+ * Measured on tfjs 4.22 (wasm): peak bytes of forward + backward over the per-layer op-output
+ * count above, on tiny SmolVLM and LLaVA-Qwen2 models at several lengths and batch sizes
+ * (3.56-3.67; memory.test.ts re-measures and keeps the estimate within [0.75, 1.35] of it).
+ */
+export const TAPE_FACTOR = 3.7;
+
 export function estimateMemory(c: VlmConfig, extras: Pick<HfExtras, 'imageSeqLen' | 'imageNewline'>, plan: MemoryPlan): MemoryEstimate {
   const specs = parameterSpecs(c);
   const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
@@ -62,9 +72,9 @@ export function estimateMemory(c: VlmConfig, extras: Pick<HfExtras, 'imageSeqLen
   const rows = plan.batchSize * (plan.rowsPerExample ?? 3);
   const perTokenLayer = 24 * t.hiddenSize + 11 * K + 7 * t.intermediateSize + 3 * t.numHeads * T;
   const activations = plan.recompute
-    ? rows * T * (t.numLayers * t.hiddenSize + 2 * perTokenLayer) * F32
-    : rows * T * t.numLayers * perTokenLayer * F32;
-  const head = rows * plan.answerTokens * t.vocabSize * 4 * F32;
+    ? rows * T * (2 * t.numLayers * t.hiddenSize + TAPE_FACTOR * perTokenLayer) * F32
+    : rows * T * t.numLayers * perTokenLayer * TAPE_FACTOR * F32;
+  const head = rows * plan.answerTokens * t.vocabSize * 6 * F32;
   const v = c.vision;
   const Np = (v.imageSize / v.patchSize) ** 2 + (v.useClassToken ? 1 : 0);
   const vision = rows * Np * (6 * v.hiddenSize + 2 * v.intermediateSize + 2 * v.numHeads * Np) * F32;
