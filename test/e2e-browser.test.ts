@@ -182,8 +182,6 @@ describe.skipIf(!haveChromium)('browser mode end to end', () => {
     needTraining();
     await page.getByRole('button', { name: /Inspect these two/ }).click();
     await page.getByRole('region', { name: 'Ask both models' }).waitFor();
-    await page.waitForTimeout(1000);
-    await shot('07-inspect');
     const info = await page.evaluate(async () => {
       const r = await fetch('/api/app:info', { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'null' });
       return ((await r.json()) as { value: { features: { evaluation: boolean; ask: boolean } } }).value.features;
@@ -191,18 +189,30 @@ describe.skipIf(!haveChromium)('browser mode end to end', () => {
     // Stored answers (evaluation) in the side-by-side view; a new question to both models (ask).
     expect(info.evaluation || info.ask, 'the back end offers neither evaluation outputs nor ask: nothing to inspect').toBe(true);
     if (info.evaluation) {
+      // Both runs answer the same held-out scenes; their answers then pair up side by side.
+      await page.locator('input[name="evalScenes"]').fill('8');
+      await page.getByRole('button', { name: 'Evaluate both runs' }).click();
+      const progress = page.getByTestId('evaluate');
+      await expect
+        .poll(async () => {
+          const text = (await progress.textContent()) ?? '';
+          return /failed/.test(text) ? text : (text.match(/evaluated/g) ?? []).length;
+        }, { timeout: 300_000, intervals: [1000] })
+        .toBe(2);
       const detail = page.getByTestId('pair-detail');
-      await detail.waitFor({ timeout: 120_000 });
+      await detail.waitFor({ timeout: 240_000 });
+      await expect.poll(() => page.getByTestId('eval-table').locator('tbody tr').count(), { timeout: 120_000 }).toBeGreaterThan(3);
       await expect(detail.locator('[data-side="a"] [data-testid="answer"]').textContent()).resolves.not.toBe('');
       await expect(detail.locator('[data-side="b"] [data-testid="answer"]').textContent()).resolves.not.toBe('');
       await page.keyboard.press('j');
     }
+    await shot('07-inspect');
     if (info.ask) {
       await page.getByRole('button', { name: 'Ask', exact: true }).click();
       const answers = page.getByTestId('ask-answers').locator('[data-testid="answer"]');
       await expect.poll(() => answers.count(), { timeout: 120_000 }).toBe(2);
+      await shot('08-ask');
     }
-    await shot('07-inspect');
     expect(consoleErrors).toEqual([]);
-  }, 300_000);
+  }, 600_000);
 });

@@ -11,6 +11,13 @@ export interface DemoProgress {
   fraction: number | null;
 }
 
+export interface EvaluationState {
+  state: 'running' | 'done' | 'failed';
+  done: number;
+  total: number;
+  error: string | null;
+}
+
 export class AppState {
   info = $state<AppInfo | null>(null);
   error = $state<string | null>(null);
@@ -18,6 +25,8 @@ export class AppState {
   datasets = $state.raw<DatasetSummary[]>([]);
   runs = $state.raw<RunSummary[]>([]);
   demo = $state<DemoProgress | null>(null);
+  /** Evaluations started or seen in this session, by run id (from run:evaluation events). */
+  evaluations = $state<Record<number, EvaluationState>>({});
   /** False when the live event stream could not be opened (views then poll). */
   live = $state(true);
 
@@ -64,8 +73,24 @@ export class AppState {
     else if (event.type === 'run:progress') {
       this.runs = this.runs.map((r) => (r.id === event.runId ? { ...r, step: event.step, totalSteps: event.totalSteps } : r));
     } else if (event.type === 'dataset:imported') void this.refreshDatasets();
-    else if (event.type === 'demo:progress') this.demo = { stage: event.stage, message: event.message, fraction: event.fraction };
+    else if (event.type === 'run:evaluation') {
+      const error = event.error ? `${event.error.name}: ${event.error.message}` : null;
+      this.evaluations = { ...this.evaluations, [event.runId]: { state: event.state, done: event.done, total: event.total, error } };
+    } else if (event.type === 'demo:progress') this.demo = { stage: event.stage, message: event.message, fraction: event.fraction };
     for (const listener of this.listeners) listener(event);
+  }
+
+  /** Starts runs:evaluate for each run (same held-out scenes and seed, so answers pair up). */
+  async evaluate(runIds: number[], scenes: number, seed = 0): Promise<void> {
+    const api = getApi();
+    for (const runId of runIds) {
+      this.evaluations = { ...this.evaluations, [runId]: { state: 'running', done: 0, total: scenes, error: null } };
+      try {
+        await api.runs.evaluate({ runId, scenes, seed });
+      } catch (e) {
+        this.evaluations = { ...this.evaluations, [runId]: { state: 'failed', done: 0, total: scenes, error: errorMessage(e) } };
+      }
+    }
   }
 
   async refreshDatasets(): Promise<void> {
