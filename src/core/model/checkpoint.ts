@@ -64,8 +64,9 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-function toNamed(v: tf.Tensor, dtype: SafeDtype): NamedTensor {
-  return { dtype, shape: [...v.shape], data: v.dataSync() as Float32Array };
+/** Reads a tensor back for writing; `await data()`, since GPU backends have no sync readback. */
+async function toNamed(v: tf.Tensor, dtype: SafeDtype): Promise<NamedTensor> {
+  return { dtype, shape: [...v.shape], data: (await v.data()) as Float32Array };
 }
 
 export interface SaveOptions {
@@ -79,7 +80,9 @@ export interface SaveOptions {
 /** Saves the BASE weights (adapters are saved with saveAdapter, or merged first). */
 export async function saveCheckpoint(dir: string, model: Vlm, opts: SaveOptions = {}): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const tensors: [string, NamedTensor][] = model.params.entries().map(([n, v]) => [n, toNamed(v, opts.dtype ?? 'F32')]);
+  const tensors: [string, NamedTensor][] = await Promise.all(
+    model.params.entries().map(async ([n, v]): Promise<[string, NamedTensor]> => [n, await toNamed(v, opts.dtype ?? 'F32')]),
+  );
   const bytes = encodeSafetensors(tensors, { format: 'pt', ...opts.metadata });
   await writeFileAtomic(join(dir, WEIGHTS_FILE), bytes);
   await writeFileAtomic(join(dir, CONFIG_FILE), JSON.stringify({ format: FORMAT, version: 1, vlm: model.config }, null, 2));
@@ -141,8 +144,8 @@ export async function saveAdapter(dir: string, model: Vlm, extra: Record<string,
   await mkdir(dir, { recursive: true });
   const tensors: [string, NamedTensor][] = [];
   for (const [path, ad] of lora.adapters) {
-    tensors.push([`${PEFT_PREFIX}${path}.lora_A.weight`, toNamed(ad.a, 'F32')]);
-    tensors.push([`${PEFT_PREFIX}${path}.lora_B.weight`, toNamed(ad.b, 'F32')]);
+    tensors.push([`${PEFT_PREFIX}${path}.lora_A.weight`, await toNamed(ad.a, 'F32')]);
+    tensors.push([`${PEFT_PREFIX}${path}.lora_B.weight`, await toNamed(ad.b, 'F32')]);
   }
   await writeFileAtomic(join(dir, ADAPTER_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
   const c = lora.config;

@@ -15,14 +15,14 @@ describe('generation', () => {
   // Larger init (std 0.3) so the tiny random model has peaked, prompt-dependent distributions.
   const model = () => new Vlm(TINY, initParams(TINY, new Rng(1), 0.3));
 
-  it('cached decoding gives the same tokens and logits as full recomputation (ragged batch)', () => {
+  it('cached decoding gives the same tokens and logits as full recomputation (ragged batch)', async () => {
     const m = model();
     const px = seededPixels(3, TINY, 2);
     const promptIds = [[5, 6, 7], [], [8, 9, 10, 11, 12]];
     for (const sampling of [false, true]) {
       const opts = { maxNewTokens: 8, returnLogits: true, ...(sampling ? { temperature: 1, topP: 0.9 } : {}) };
-      const a = generate(m, { pixels: px, promptIds }, { ...opts, rng: new Rng(3), useCache: true });
-      const b = generate(m, { pixels: px, promptIds }, { ...opts, rng: new Rng(3), useCache: false });
+      const a = await generate(m, { pixels: px, promptIds }, { ...opts, rng: new Rng(3), useCache: true });
+      const b = await generate(m, { pixels: px, promptIds }, { ...opts, rng: new Rng(3), useCache: false });
       expect(a.tokens).toEqual(b.tokens);
       // The cache makes it linear: prefix (1 + 4 image + 5 prompt) + 7 single slots vs sum of full passes.
       const steps = Math.max(...a.tokens.map((t, r) => t.length + (a.finished[r] ? 1 : 0)));
@@ -39,15 +39,15 @@ describe('generation', () => {
     m.dispose();
   });
 
-  it('a row decoded alone equals the same row decoded in a padded batch', () => {
+  it('a row decoded alone equals the same row decoded in a padded batch', async () => {
     const m = model();
     const px = seededPixels(2, TINY, 4);
-    const both = generate(m, { pixels: px, promptIds: [[5], [6, 7, 8, 9]] }, { maxNewTokens: 6, returnLogits: true });
+    const both = await generate(m, { pixels: px, promptIds: [[5], [6, 7, 8, 9]] }, { maxNewTokens: 6, returnLogits: true });
     const one = tf.slice(px, [1, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
-    const alone = generate(m, { pixels: one, promptIds: [[6, 7, 8, 9]] }, { maxNewTokens: 6, returnLogits: true });
+    const alone = await generate(m, { pixels: one, promptIds: [[6, 7, 8, 9]] }, { maxNewTokens: 6, returnLogits: true });
     expect(alone.tokens[0]).toEqual(both.tokens[1]);
     const embeds = m.encodeImages(one);
-    const viaEmbeds = generate(m, { pixels: null, imageEmbeds: embeds, promptIds: [[6, 7, 8, 9]] }, { maxNewTokens: 6 });
+    const viaEmbeds = await generate(m, { pixels: null, imageEmbeds: embeds, promptIds: [[6, 7, 8, 9]] }, { maxNewTokens: 6 });
     expect(viaEmbeds.tokens).toEqual(alone.tokens);
     expect(embeds.isDisposed).toBe(false);
     embeds.dispose();
@@ -56,19 +56,19 @@ describe('generation', () => {
     m.dispose();
   });
 
-  it('frees every tensor, stops at eos, and samples from the seeded generator', () => {
+  it('frees every tensor, stops at eos, and samples from the seeded generator', async () => {
     const m = model();
     const before = tf.memory().numTensors;
-    const r1 = generate(m, { pixels: null, promptIds: [[5, 6]] }, { maxNewTokens: 5, temperature: 1.5, rng: new Rng(9) });
-    const r2 = generate(m, { pixels: null, promptIds: [[5, 6]] }, { maxNewTokens: 5, temperature: 1.5, rng: new Rng(9) });
+    const r1 = await generate(m, { pixels: null, promptIds: [[5, 6]] }, { maxNewTokens: 5, temperature: 1.5, rng: new Rng(9) });
+    const r2 = await generate(m, { pixels: null, promptIds: [[5, 6]] }, { maxNewTokens: 5, temperature: 1.5, rng: new Rng(9) });
     expect(r1.tokens).toEqual(r2.tokens);
     expect(tf.memory().numTensors).toBe(before);
     // Stop at eos: make eos the argmax everywhere by using it as the stop token of a greedy run.
-    const greedy = generate(m, { pixels: null, promptIds: [[5, 6]] }, { maxNewTokens: 3 });
-    const stop = generate(m, { pixels: null, promptIds: [[5, 6]] }, { maxNewTokens: 3, eos: greedy.tokens[0][0] });
+    const greedy = await generate(m, { pixels: null, promptIds: [[5, 6]] }, { maxNewTokens: 3 });
+    const stop = await generate(m, { pixels: null, promptIds: [[5, 6]] }, { maxNewTokens: 3, eos: greedy.tokens[0][0] });
     expect(stop.tokens[0]).toEqual([]);
     expect(stop.finished[0]).toBe(true);
-    expect(() => generate(m, { pixels: null, promptIds: [[5]] }, { maxNewTokens: 2, temperature: 1 })).toThrow('Expected an Rng for sampling');
+    await expect(generate(m, { pixels: null, promptIds: [[5]] }, { maxNewTokens: 2, temperature: 1 })).rejects.toThrow('Expected an Rng for sampling');
     m.dispose();
   });
 

@@ -84,8 +84,12 @@ export function pickToken(logits: Float32Array, temperature: number, topP: numbe
   return p[kept - 1].i;
 }
 
-/** Runs decoding; all tensors it makes are freed before it returns. */
-export function generate(model: Vlm, input: GenerateInput, opts: GenerateOptions): GenerateResult {
+/**
+ * Runs decoding; all tensors it makes are freed before it returns. Async because each step
+ * reads the next-token logits back with `await array()`: GPU backends in Node have no
+ * synchronous readback.
+ */
+export async function generate(model: Vlm, input: GenerateInput, opts: GenerateOptions): Promise<GenerateResult> {
   const c = model.config;
   const { promptIds, pixels, imageEmbeds } = input;
   checkIds('promptIds', promptIds, c.text.vocabSize, true);
@@ -158,7 +162,7 @@ export function generate(model: Vlm, input: GenerateInput, opts: GenerateOptions
         if (useCache) cache = { layers: out.ks.map((k, i) => ({ k, v: out.vs[i] })), keyValid: f.valid };
         nextPos = f.positions.map((row, b) => row[f.last[b]] + 1);
       }
-      const rows = (pending as tf.Tensor).arraySync() as number[][];
+      const rows = (await (pending as tf.Tensor).array()) as number[][];
       (pending as tf.Tensor).dispose();
       pending = null;
       const chosen = rows.map((r, b) => {

@@ -23,11 +23,11 @@ export interface DecodeOptions {
   lora?: boolean;
 }
 
-function decodeBatch(model: Vlm, tokenizer: WordTokenizer, scenes: readonly Scene[], prompts: readonly string[], o: DecodeOptions): string[] {
+async function decodeBatch(model: Vlm, tokenizer: WordTokenizer, scenes: readonly Scene[], prompts: readonly string[], o: DecodeOptions): Promise<string[]> {
   const size = scenes[0].imageSize;
   const pixels = pixelBatch(model, scenes.map(sceneImage), [size, size]); // [B, H, W, 3]
   try {
-    const out = generate(model, { pixels, promptIds: prompts.map((p) => tokenizer.encode(p)) }, { maxNewTokens: WORLD_MAX_NEW_TOKENS, ...o });
+    const out = await generate(model, { pixels, promptIds: prompts.map((p) => tokenizer.encode(p)) }, { maxNewTokens: WORLD_MAX_NEW_TOKENS, ...o });
     return out.tokens.map((ids) => tokenizer.decode(ids));
   } finally {
     tf.dispose(pixels);
@@ -50,7 +50,7 @@ export function sampler(model: Vlm, tokenizer: WordTokenizer, seed: number, temp
     const rng = Rng.derive(seed, `world/sample/${scenes[0].id}/${prompts[0]}/${scenes.length}`);
     const rs = scenes.flatMap((s) => Array.from({ length: count }, () => s));
     const ps = prompts.flatMap((p) => Array.from({ length: count }, () => p));
-    const flat = decodeBatch(model, tokenizer, rs, ps, { temperature, rng, lora: options.lora });
+    const flat = await decodeBatch(model, tokenizer, rs, ps, { temperature, rng, lora: options.lora });
     return scenes.map((_, i) => flat.slice(i * count, (i + 1) * count));
   };
 }
