@@ -237,10 +237,18 @@ export interface ImageData {
   height: number;
 }
 
+/**
+ * The demo runs in the background (minutes: it first builds preference pairs from the base
+ * model). Its dataset and runs appear as it reaches them: watch `dataset:imported`,
+ * `run:status` and `demo:progress` events, or refresh datasets:list / runs:list.
+ * datasetId and runIds are empty at start; they are here for callers that await a finished demo.
+ */
 export interface DemoStarted {
-  datasetId: number;
+  started: true;
+  /** Where results.json / results.md / report.html are written. */
+  outDir: string;
+  datasetId: number | null;
   runIds: number[];
-  pairId: string;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -255,7 +263,9 @@ export type ApiEvent =
   /** An evaluation of a finished run (runs:evaluate): progress, then done (rows are in runs:evaluations) or failed. */
   | { type: 'run:evaluation'; runId: number; state: 'running' | 'done' | 'failed'; done: number; total: number; error: SerializedError | null }
   | { type: 'dataset:imported'; datasetId: number }
-  | { type: 'demo:progress'; stage: string; message: string; fraction: number | null };
+  | { type: 'demo:progress'; stage: string; message: string; fraction: number | null }
+  /** The demo ended: done, failed (error set) or cancelled. */
+  | { type: 'demo:finished'; state: 'done' | 'failed' | 'cancelled'; outDir: string; error: SerializedError | null };
 
 // ---------------------------------------------------------------------------------------
 // Methods
@@ -294,6 +304,8 @@ export interface ApiOutputs {
   'images:get': ImageData;
 
   'demo:start': DemoStarted;
+  /** Stops a running demo (its current run is cancelled). */
+  'demo:cancel': { cancelled: boolean };
 }
 
 export type ApiChannel = keyof ApiOutputs;
@@ -324,6 +336,7 @@ export const API_CHANNELS = [
   'runs:ask',
   'images:get',
   'demo:start',
+  'demo:cancel',
 ] as const satisfies readonly ApiChannel[];
 
 type Domain<C> = C extends `${infer D}:${string}` ? D : never;

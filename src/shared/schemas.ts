@@ -171,6 +171,7 @@ export const inputSchemas = {
       preset: z.enum(['quick', 'full']).default('full'),
     })
     .prefault({}),
+  'demo:cancel': z.void(),
 } satisfies Record<ApiChannel, z.ZodType>;
 
 export type InputSchemas = typeof inputSchemas;

@@ -5,7 +5,7 @@
  * compile error, and `satisfies` keeps each implementation's own inferred type.
  */
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiChannel, ApiOutputs, AppInfo, ConfigDiff, ImageData, RunDetail, RunSummary } from '../../shared/api';
@@ -33,7 +33,7 @@ export interface HandlerContext {
 }
 
 /** Pieces that exist in this build; the UI hides the rest. */
-export const FEATURES: AppInfo['features'] = { datasets: true, training: true, evaluation: true, demo: false, ask: false };
+export const FEATURES: AppInfo['features'] = { datasets: true, training: true, evaluation: true, demo: true, ask: false };
 
 function summary(run: RunRow): RunSummary {
   const { config: _c, runDir: _d, parentCheckpoint: _p, ownerPid: _o, trainerPid: _t, ...rest } = run;
@@ -90,7 +90,11 @@ export function createHandlers(ctx: HandlerContext) {
 
   const handlers = {
     'app:info': async () =>
-      (await import('../app-info')).appInfo(ctx.appRoot, ctx.mode, { home: ctx.home, features: FEATURES }),
+      (await import('../app-info')).appInfo(ctx.appRoot, ctx.mode, {
+        home: ctx.home,
+        // The demo needs the shipped base model.
+        features: { ...FEATURES, demo: existsSync(join(ctx.appRoot, 'resources', 'base-model', 'config.json')) },
+      }),
     'app:pickPath': async (input) => (ctx.pickPath ? ctx.pickPath(input) : null),
 
     'datasets:import': async (input) => {
@@ -194,9 +198,17 @@ export function createHandlers(ctx: HandlerContext) {
 
     'images:get': async ({ ref, size }) => resolveImage(ref, size),
 
-    'demo:start': async () => {
-      throw new HandlerError('unavailable', 'The built-in demo needs the scenes world (src/core/world), which this build does not have yet.');
+    'demo:start': async ({ preset }) => {
+      const baseDir = join(ctx.appRoot, 'resources', 'base-model');
+      if (!existsSync(join(baseDir, 'config.json'))) {
+        throw new HandlerError('unavailable', `The demo needs the shipped base model at ${baseDir}, which this build does not have.`);
+      }
+      const outDir = join(ctx.home, 'demo', new Date().toISOString().replace(/[:.]/g, '-'));
+      // Runs in the background; dataset:imported, run:* and demo:progress/demo:finished events follow it.
+      supervisor.startDemo({ preset, baseDir, outDir }).catch(() => {});
+      return { started: true as const, outDir, datasetId: null, runIds: [] };
     },
+    'demo:cancel': async () => ({ cancelled: supervisor.cancelDemo() }),
   } satisfies Handlers;
 
   return { handlers: handlers as Handlers };

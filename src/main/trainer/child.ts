@@ -61,6 +61,7 @@ function openPort(): Port {
 
 async function loadEngine(j: TrainJob): Promise<Engine> {
   if (j.task?.kind === 'evaluate') return (await import('./evaluate')).evaluateEngine;
+  if (j.task?.kind === 'demo') return (await import('./demo')).demoEngine;
   const override = process.env.MDPO_TRAINER_ENGINE;
   const mod = (override
     ? await import(pathToFileURL(override).href)
@@ -153,6 +154,12 @@ async function run(j: TrainJob): Promise<void> {
       },
       evaluation(rows, outputs) {
         send({ type: 'evaluation', runId: j.runId, rows, outputs });
+      },
+      demoHook(hook, args) {
+        send({ type: 'demoHook', hook, args });
+      },
+      demoProgress(stage, message, fraction) {
+        send({ type: 'demoProgress', stage, message, fraction });
       },
     });
     if (abort.signal.aborted) send({ type: 'cancelled', runId: j.runId, step: result.step });

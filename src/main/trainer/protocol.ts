@@ -28,7 +28,11 @@ export interface TrainJob {
   /** Continue from this checkpoint (a resumed run); null for a fresh start. */
   resumeFrom: { step: number; path: string } | null;
   /** What to do: train (default), or evaluate the finished run on held-out world scenes. */
-  task?: { kind: 'train' } | { kind: 'evaluate'; scenes: number; seed: number };
+  task?:
+    | { kind: 'train' }
+    | { kind: 'evaluate'; scenes: number; seed: number }
+    /** The built-in demo (src/core/demo): pairs, dpo + mdpo, evaluation; results in outDir. */
+    | { kind: 'demo'; preset: 'quick' | 'full'; baseDir: string; outDir: string };
 }
 
 /** One generated answer of an evaluation, with its image written to `imagePath`. */
@@ -39,6 +43,10 @@ export interface EvaluationOutput {
   objects: ParsedObject[];
   marks: HallucinationMark[] | null;
 }
+
+/** The StudyHooks callbacks the parent records in the store (src/main/demo-store.ts). */
+export const DEMO_HOOKS = ['onDataset', 'onRunStart', 'onStep', 'onRunEnd', 'onEvaluated'] as const;
+export type DemoHookName = (typeof DEMO_HOOKS)[number];
 
 export type ParentMessage =
   | { seq: number; type: 'start'; job: TrainJob }
@@ -57,6 +65,9 @@ export type ChildMessage =
   | { seq: number; type: 'log'; level: 'info' | 'warn'; message: string }
   | { seq: number; type: 'evalProgress'; runId: number; done: number; total: number }
   | { seq: number; type: 'evaluation'; runId: number; rows: EvaluationRow[]; outputs: EvaluationOutput[] }
+  /** One callback of src/core/demo's StudyHooks, relayed with its (plain data) arguments. */
+  | { seq: number; type: 'demoHook'; hook: DemoHookName; args: unknown[] }
+  | { seq: number; type: 'demoProgress'; stage: string; message: string; fraction: number | null }
   | { seq: number; type: 'done'; runId: number; step: number; result: Record<string, number> }
   | { seq: number; type: 'cancelled'; runId: number; step: number }
   | { seq: number; type: 'failed'; runId: number | null; error: SerializedError }
@@ -129,6 +140,8 @@ export interface EngineHooks {
   log(message: string): void;
   evalProgress(done: number, total: number): void;
   evaluation(rows: EvaluationRow[], outputs: EvaluationOutput[]): void;
+  demoHook(hook: DemoHookName, args: unknown[]): void;
+  demoProgress(stage: string, message: string, fraction: number | null): void;
 }
 
 export interface EngineResult {

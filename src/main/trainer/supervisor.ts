@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import type { ApiEvent, RunProgress, RunStatus, SerializedError } from '../../shared/api';
 import type { Store } from '../store';
 import type { TrainerHandle, TrainerLauncher } from './launch';
-import { Sequencer, type ChildMessage, type ParentMessage, type TrainJob, type Unsequenced } from './protocol';
+import type { StepEvent } from '../../core/train/types';
+import { trainConfigSchema } from '../../shared/schemas';
+import { demoStoreHooks } from '../demo-store';
+import { homePaths } from '../home';
+import { Sequencer, type ChildMessage, type DemoHookName, type ParentMessage, type TrainJob, type Unsequenced } from './protocol';
 
 const FLUSH_MS = 500;
 const FLUSH_ROWS = 500;
@@ -49,6 +53,7 @@ export interface SupervisorOptions {
 export class Supervisor {
   private readonly live = new Map<number, Live>();
   private readonly evaluating = new Map<number, { handle: TrainerHandle; done: Promise<void> }>();
+  private demo: { handle: TrainerHandle; out: Sequencer<ParentMessage>; finished: Promise<unknown> } | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private listeners = new Set<(event: ApiEvent) => void>();
 
@@ -240,6 +245,98 @@ export class Supervisor {
     return done;
   }
 
+  /**
+   * Runs the built-in demo in a trainer process. Its study callbacks come back as demoHook
+   * messages and are recorded by src/main/demo-store.ts here (this process writes the DB).
+   */
+  startDemo(task: { preset: 'quick' | 'full'; baseDir: string; outDir: string }): Promise<'done' | 'failed' | 'cancelled'> {
+    if (this.demo) throw new SupervisorError('The demo is already running.', 'conflict');
+    const { hooks, state } = demoStoreHooks(this.store, homePaths(this.options.home));
+    const job: TrainJob = {
+      runId: 0,
+      config: trainConfigSchema.parse({ datasetId: 1 }),
+      runDir: task.outDir,
+      home: this.options.home,
+      dataset: null,
+      appRoot: this.options.appRoot ?? process.cwd(),
+      resumeFrom: null,
+      task: { kind: 'demo', ...task },
+    };
+    const handle = this.options.launcher(this.options.trainerEnv);
+    const out = new Sequencer<ParentMessage>();
+    let chain: Promise<unknown> = Promise.resolve();
+    let error: SerializedError | null = null;
+    let outcome: 'done' | 'failed' | 'cancelled' | null = null;
+    const runOf = (args: unknown[]) => {
+      const info = args[0] as { arm: { name: string }; seed: number };
+      return state.runIds.get(`${info.arm.name}@${info.seed}`);
+    };
+    const afterHook = (hook: DemoHookName, args: unknown[]) => {
+      if (hook === 'onDataset' && state.datasetId != null) this.emit({ type: 'dataset:imported', datasetId: state.datasetId });
+      const runId = hook === 'onDataset' ? undefined : runOf(args);
+      if (runId === undefined) return;
+      if (hook === 'onRunStart') this.emit({ type: 'run:status', runId, status: 'running', error: null });
+      if (hook === 'onStep') {
+        const e = args[1] as StepEvent;
+        this.emit({ type: 'run:metrics', runId, step: e.step, values: e.metrics });
+        this.emit({ type: 'run:progress', runId, step: e.step, totalSteps: e.totalSteps, epoch: e.epoch, elapsedMs: e.elapsedMs, etaMs: e.etaMs, pairsPerSec: e.pairsPerSec, tokensPerSec: e.tokensPerSec });
+      }
+      if (hook === 'onRunEnd') {
+        const end = args[1] as { status: RunStatus; error?: SerializedError };
+        this.emit({ type: 'run:status', runId, status: end.status, error: end.error ?? null });
+      }
+      if (hook === 'onEvaluated') this.emit({ type: 'run:evaluation', runId, state: 'done', done: 1, total: 1, error: null });
+    };
+    const finished = new Promise<'done' | 'failed' | 'cancelled'>((resolve) => {
+      handle.onMessage((m) => {
+        if (m.type === 'ready') handle.send(out.stamp({ type: 'start', job }));
+        else if (m.type === 'demoHook') {
+          chain = chain.then(async () => {
+            const fn = hooks[m.hook] as ((...a: unknown[]) => unknown) | undefined;
+            await fn?.(...m.args);
+            afterHook(m.hook, m.args);
+          });
+        } else if (m.type === 'demoProgress') this.emit({ type: 'demo:progress', stage: m.stage, message: m.message, fraction: m.fraction });
+        else if (m.type === 'done') outcome = 'done';
+        else if (m.type === 'cancelled') outcome = 'cancelled';
+        else if (m.type === 'failed') {
+          outcome = 'failed';
+          error = m.error;
+        }
+      });
+      handle.onExit((code, signal) => {
+        void chain.then(() => {
+          this.demo = null;
+          if (!outcome) {
+            outcome = 'failed';
+            error = { name: 'Interrupted', message: `The demo process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}.` };
+          }
+          // Runs the demo left running (it stopped mid-arm) end with it.
+          for (const runId of state.runIds.values()) {
+            const run = this.store.getRun(runId);
+            if (run && (run.status === 'running' || run.status === 'queued')) this.setStatus(runId, outcome === 'cancelled' ? 'cancelled' : 'failed', error);
+          }
+          this.store.flushMetrics();
+          this.emit({ type: 'demo:finished', state: outcome, outDir: task.outDir, error });
+          resolve(outcome);
+        });
+      });
+    });
+    this.demo = { handle, out, finished };
+    return finished;
+  }
+
+  /** Cancels the running demo; false when none runs. */
+  cancelDemo(): boolean {
+    if (!this.demo) return false;
+    this.demo.handle.send(this.demo.out.stamp({ type: 'cancel' }));
+    return true;
+  }
+
+  isDemoRunning(): boolean {
+    return this.demo !== null;
+  }
+
   isEvaluating(runId: number): boolean {
     return this.evaluating.has(runId);
   }
@@ -250,6 +347,10 @@ export class Supervisor {
       l.handle.kill('SIGTERM');
       return l.done;
     });
+    if (this.demo) {
+      this.demo.handle.kill('SIGTERM');
+      waits.push(this.demo.finished);
+    }
     for (const e of this.evaluating.values()) {
       e.handle.kill('SIGTERM');
       waits.push(e.done.catch(() => {}));
@@ -359,6 +460,8 @@ export class Supervisor {
       case 'exit':
       case 'evalProgress':
       case 'evaluation':
+      case 'demoHook':
+      case 'demoProgress':
         break;
     }
   }
