@@ -46,7 +46,7 @@ describe('Vlm log-probs and LoRA (wasm)', () => {
     expect(numImageTokens(withOverrides(BUILTIN_SMALL, { connector: { type: 'pixel_shuffle', scaleFactor: 2 } }))).toBe(4);
   });
 
-  it('matches a naive per-example computation, padded in a batch, with and without image', () => {
+  it('matches a naive per-example computation, padded in a batch, with and without image', async () => {
     const m = Vlm.create(TINY, new Rng(1));
     const B = 4;
     const px = seededPixels(B, TINY, 2);
@@ -56,7 +56,7 @@ describe('Vlm log-probs and LoRA (wasm)', () => {
       const arr = got.dataSync();
       got.dispose();
       // Per-token values sum to the sequence value.
-      const perToken = m.tokenLogProbs({ pixels: withImage ? px : null, promptIds, answerIds }, { lora: false });
+      const perToken = await m.tokenLogProbs({ pixels: withImage ? px : null, promptIds, answerIds }, { lora: false });
       perToken.forEach((t, b) => {
         expect(t.length).toBe(answerIds[b].length);
         expect(Math.abs(t.reduce((x, y) => x + y, 0) - arr[b])).toBeLessThan(1e-4);

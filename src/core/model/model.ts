@@ -115,14 +115,17 @@ export class Vlm {
     });
   }
 
-  /** Per-token answer log-probs as plain numbers ([B][answer length]), for inspection; no gradient. */
-  tokenLogProbs(batch: LogProbBatch, opts: ForwardOptions = {}): number[][] {
+  /**
+   * Per-token answer log-probs as plain numbers ([B][answer length]), for inspection; no
+   * gradient. Async: read back with `await data()` (GPU backends have no sync readback).
+   */
+  async tokenLogProbs(batch: LogProbBatch, opts: ForwardOptions = {}): Promise<number[][]> {
     const B = this.checkBatch(batch.pixels, batch.imageEmbeds, batch.promptIds, [batch.answerIds]);
     const tok = tf.tidy(() => {
       const { ctx, flat, lay } = this.fullForward(batch, opts, B);
       return this.tokenValues(ctx, flat, lay.gatherIndex, lay.targets);
     });
-    const values = tok.dataSync();
+    const values = await tok.data();
     tok.dispose();
     let m = 0;
     return batch.answerIds.map((a) => Array.from(values.subarray(m, (m += a.length))));
