@@ -44,14 +44,19 @@ export const DEFAULT_PLAN: MemoryPlan = { lora: DEFAULT_LORA, batchSize: 1, prom
 /** Prompt/answer/image encoding as the model's HF processor does it (one global image). */
 export class HfProcessor {
   readonly imageShape: readonly [number, number];
-  /** Put before every answer: ' ' when the generation prompt ends in ':' ("Assistant:"), else ''. */
+  /**
+   * Put before every answer so that it tokenizes as it does inside the whole conversation:
+   * ' ' when the generation prompt ends in ':' ("Assistant:") and the tokenizer does not add a
+   * sentencepiece prefix space itself (Llama's '▁a' already carries it), else ''.
+   */
   readonly answerPrefix: string;
 
   constructor(readonly tokenizer: HfTokenizer, readonly mapped: MappedConfig, readonly plan: ImagePlan) {
     const side = plan.keep ?? plan.size;
     this.imageShape = [side, side];
     const probe = tokenizer.chatTemplate ? tokenizer.applyChatTemplate([{ role: 'user', content: [{ type: 'text', text: 'x' }] }], true) : '';
-    this.answerPrefix = /:\s*$/.test(probe) && !/\s$/.test(probe) ? ' ' : '';
+    const ownPrefixSpace = (tokenizer.tokens('a')[0] ?? '').startsWith('▁');
+    this.answerPrefix = /:\s*$/.test(probe) && !/\s$/.test(probe) && !ownPrefixSpace ? ' ' : '';
   }
 
   /** The chat template with one image and the question, placeholders expanded, tokenized. */

@@ -145,6 +145,15 @@ describe('processor: chat template, image preprocessing', () => {
     const expanded = '<|im_start|>User:<fake_token_around_image><global-img>' + '<image>'.repeat(4) + '<fake_token_around_image>what?<end_of_utterance>\nAssistant:';
     expect(ids).toEqual(l.tokenizer.encodeWithSpecials(expanded));
     l.model.dispose();
+    // Llama-2 style sentencepiece BPE (Prepend '▁' normaliser, byte fallback, <s> post-processor):
+    // the answer's own prefix space comes from the tokenizer, as in the whole conversation.
+    const ll = await loadHfModel((await writeTinyHfFolder(fresh(), 'llava-llama')).dir, quick);
+    expect(ll.tokenizer.applyChatTemplate([{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'what?' }] }])).toBe('USER: <image>\nwhat? ASSISTANT:');
+    expect(ll.processor.answerPrefix).toBe('');
+    expect(ll.tokenizer.tokens('a cat.')).toEqual(['▁a', '▁cat', '.']);
+    expect(ll.processor.promptIds('what?')[0]).toBe(ll.tokenizer.specials.bos);
+    expect(ll.tokenizer.decode(ll.processor.answerIds('a cat.'))).toBe('a cat.');
+    ll.model.dispose();
     const q = await loadHfModel((await writeTinyHfFolder(fresh(), 'onevision')).dir, quick);
     expect(q.processor.answerPrefix).toBe('');
     expect(q.tokenizer.decode(q.processor.promptIds('hi'))).toContain('hi');

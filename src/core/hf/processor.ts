@@ -104,6 +104,11 @@ export class HfTokenizer implements TextTokenizer {
     return this.tok.encode(text, { add_special_tokens: false }).ids;
   }
 
+  /** Token strings of a text, no special tokens. */
+  tokens(text: string): string[] {
+    return this.tok.tokenize(text, { add_special_tokens: false });
+  }
+
   /** Text -> ids as the processor tokenizes a whole prompt (the tokenizer's post-processor adds bos where it does). */
   encodeWithSpecials(text: string): number[] {
     return this.tok.encode(text, { add_special_tokens: true }).ids;

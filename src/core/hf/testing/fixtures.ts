@@ -84,8 +84,59 @@ const TOKS: Record<'smol' | 'llama' | 'qwen', TokSpec> = {
   qwen: { specials: ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<image>'], bos: null, eos: '<|im_end|>', pad: '<|endoftext|>', unk: null, addBos: false, template: QWEN_TEMPLATE },
 };
 
+/**
+ * Llama-2's tokenizer.json style (sentencepiece BPE): <unk> <s> </s>, 256 byte-fallback tokens,
+ * '▁' for spaces via Prepend/Replace normalizers, and the matching decoder sequence.
+ */
+function llamaTokenizerFiles(spec: TokSpec): { json: object; config: object; ids: Map<string, number>; size: number } {
+  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  let next = 3;
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = next++;
+  const pieces = ['▁', ...'abcdefghijklmnopqrstuvwxyz.?,:ABCDEFGHIJKLMNOPQRSTUVWXYZ'];
+  for (const c of pieces) vocab[c] = next++;
+  const merges: [string, string][] = [['▁', 'a'], ['▁', 'c'], ['▁c', 'a'], ['▁ca', 't'], ['t', 'h'], ['th', 'e'], ['▁', 'the'], ['i', 's'], ['▁', 'is'], ['U', 'S'], ['E', 'R']];
+  for (const [a, b] of merges) vocab[a + b] = next++;
+  const ids = new Map<string, number>([['<unk>', 0], ['<s>', 1], ['</s>', 2]]);
+  const added = [
+    ...['<unk>', '<s>', '</s>'].map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    ...['<image>', '<pad>'].map((content) => {
+      ids.set(content, next);
+      vocab[content] = next;
+      return { id: next++, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+    }),
+  ];
+  const json = {
+    version: '1.0', truncation: null, padding: null, added_tokens: added,
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    pre_tokenizer: null,
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<s>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+    },
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' },
+        { type: 'Strip', content: ' ', start: 1, stop: 0 },
+      ],
+    },
+    model: {
+      type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true,
+      byte_fallback: true, ignore_merges: false, vocab, merges: merges.map(([a, b]) => `${a} ${b}`),
+    },
+  };
+  const config = {
+    tokenizer_class: 'LlamaTokenizer', chat_template: spec.template, bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', pad_token: '<pad>',
+    add_bos_token: true, add_eos_token: false, legacy: false, model_max_length: 512, clean_up_tokenization_spaces: false,
+  };
+  return { json, config, ids, size: next };
+}
+
 /** tokenizer.json / tokenizer_config.json, and the special tokens' ids. */
 function tokenizerFiles(spec: TokSpec): { json: object; config: object; ids: Map<string, number>; size: number } {
+  if (spec.bos === '<s>') return llamaTokenizerFiles(spec);
   const vocab: Record<string, number> = {};
   byteChars().forEach((c, i) => (vocab[c] = i));
   let next = 256;

@@ -143,7 +143,7 @@ export function familySuite(kind: TinyKind, checks: FamilyChecks): void {
         m.recompute = recompute;
         const { analytic, numeric } = directionalCheck(loss, v, 3e-3, seed);
         expect(Math.abs(analytic)).toBeGreaterThan(1e-3);
-        expect(Math.abs(analytic - numeric)).toBeLessThan(2e-2 * Math.max(1, Math.abs(analytic)));
+        expect(Math.abs(analytic - numeric)).toBeLessThan(5e-3 * Math.max(1, Math.abs(analytic)));
       }
       m.recompute = true;
       tf.dispose([g1.value, ...Object.values(g1.grads), batch.pixels!]);
@@ -157,7 +157,7 @@ export function familySuite(kind: TinyKind, checks: FamilyChecks): void {
       for (const name of checks.fdParams) {
         const { analytic, numeric } = directionalCheck(f, m.params.get(name), 3e-3, 17);
         expect(Math.abs(analytic)).toBeGreaterThan(1e-3);
-        expect(Math.abs(analytic - numeric)).toBeLessThan(2e-2 * Math.max(1, Math.abs(analytic)));
+        expect(Math.abs(analytic - numeric)).toBeLessThan(5e-3 * Math.max(1, Math.abs(analytic)));
       }
       batch.pixels!.dispose();
     });
