@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, rendererDir, serve, type Served } from './e2e/harness';
 import { baseModelForTest } from './e2e/base-model';
@@ -60,6 +60,13 @@ describe.skipIf(!haveChromium)('browser mode end to end', () => {
     });
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
   }, 300_000);
+
+  // A failing step leaves a picture of what the page showed.
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail' && page) {
+      await shot(`FAILED-${ctx.task.name.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => {});
+    }
+  });
 
   afterAll(async () => {
     await context?.close().catch(() => {});

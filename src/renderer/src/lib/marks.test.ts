@@ -58,6 +58,12 @@ describe('pairing and filters', () => {
     expect(pairs.map((p) => [p.a?.id ?? null, p.b?.id ?? null])).toEqual([[1, 11], [2, 12], [3, null], [null, 13]]);
   });
 
+  it('pairs by order within a question when the runs share no image reference', () => {
+    const x = [row(1, 1, 'output:1', 'p', false), row(2, 1, 'output:2', 'q', false)];
+    const y = [row(11, 2, 'output:11', 'p', false), row(12, 2, 'output:12', 'r', false)];
+    expect(pairOutputs(x, y).map((p) => [p.a?.id, p.b?.id])).toEqual([[1, 11], [2, 12]]);
+  });
+
   it('only disagreements keeps pairs whose answers differ', () => {
     expect(disagree(a[0], b[0])).toBe(false);
     expect(filterPairs(pairs, { onlyDisagreements: true, onlyHallucinations: false }).map((p) => p.a?.id ?? null)).toEqual([2, 3, null]);

@@ -60,9 +60,29 @@ export interface OutputPair {
   b: OutputRow | null;
 }
 
-/** Joins two runs' outputs on (image, question), in the order of the first run. */
+/**
+ * Joins two runs' outputs on (image, question), in the order of the first run. When the two
+ * share no image reference at all (each evaluation stores its own copy of the scene, so refs
+ * are per output), answers are paired by their order within each question instead: both runs
+ * of a pair are evaluated on the same seeded held-out scenes, in the same order.
+ */
 export function pairOutputs(a: OutputRow[], b: OutputRow[]): OutputPair[] {
-  const keyOf = (r: OutputRow) => `${r.image}\u0000${r.question}`;
+  const imageKey = (r: OutputRow) => `${r.image}\u0000${r.question}`;
+  const imagesA = new Set(a.map(imageKey));
+  const shared = b.some((r) => imagesA.has(imageKey(r)));
+  let keyOf = imageKey;
+  if (!shared && a.length && b.length) {
+    const ordinal = new Map<OutputRow, number>();
+    for (const rows of [a, b]) {
+      const seen = new Map<string, number>();
+      for (const r of rows) {
+        const n = seen.get(r.question) ?? 0;
+        ordinal.set(r, n);
+        seen.set(r.question, n + 1);
+      }
+    }
+    keyOf = (r) => `#${ordinal.get(r)}\u0000${r.question}`;
+  }
   const byKey = new Map<string, OutputPair>();
   for (const r of a) byKey.set(keyOf(r), { key: keyOf(r), question: r.question, a: r, b: null });
   for (const r of b) {
