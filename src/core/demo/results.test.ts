@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { METRICS, evaluationRows, formatSpread, resultsTable, spread, summarise, trainingTable, type ArmResult } from './results';
+
+describe('spread and summarise', () => {
+  it('mean, sample std (n - 1), min and max', () => {
+    const s = spread([0.1, 0.2, 0.6]);
+    expect(s.mean).toBeCloseTo(0.3, 12);
+    // deviations -0.2, -0.1, 0.3 -> squares 0.04 + 0.01 + 0.09 = 0.14; / 2 = 0.07
+    expect(s.std).toBeCloseTo(Math.sqrt(0.07), 12);
+    expect([s.min, s.max, s.n]).toEqual([0.1, 0.6, 3]);
+    expect(spread([5])).toEqual({ mean: 5, std: 0, min: 5, max: 5, n: 1 });
+    expect(spread([NaN, 2, 4]).mean).toBe(3);
+    expect(spread([]).n).toBe(0);
+  });
+
+  it('summarises every metric over seeds', () => {
+    const s = summarise([{ chair_s: 0.5, cover: 1 }, { chair_s: 0.3, cover: 0.5 }]);
+    expect(s.chair_s.mean).toBeCloseTo(0.4, 12);
+    expect(s.cover.min).toBe(0.5);
+  });
+});
+
+describe('results table', () => {
+  const arm = (name: string, values: Record<string, number[]>): Pick<ArmResult, 'name' | 'summary'> => ({
+    name,
+    summary: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, spread(v)])),
+  });
+
+  it('one row per metric, one column per arm, percentages and nats, mean ± std', () => {
+    const table = resultsTable(
+      [arm('base', { chair_s: [0.4], reliance: [0.5] }), arm('dpo', { chair_s: [0.2, 0.3], reliance: [1, 2] })],
+      METRICS.filter((m) => m.key === 'chair_s' || m.key === 'reliance'),
+    );
+    expect(table).toBe(
+      ['| metric | base | dpo |', '|---|---:|---:|', '| CHAIR_s ↓ | 40.0 | 25.0 ± 7.1 |', '| image reliance (nats) ↑ | 0.50 | 1.50 ± 0.71 |', ''].join('\n'),
+    );
+  });
+
+  it('a missing or NaN metric is a dash', () => {
+    const table = resultsTable([arm('x', { cover: [NaN] })], METRICS.filter((m) => m.key === 'cover' || m.key === 'hal'));
+    expect(table).toContain('| Cover ↑ | – |');
+    expect(table).toContain('| Hal ↓ | – |');
+    expect(formatSpread({ percent: true }, { mean: null, std: null, n: 0 })).toBe('–');
+  });
+
+  it('the training table lists trained arms only', () => {
+    const a = (name: string, variant: string, loss: number): ArmResult => ({
+      name,
+      variant,
+      negative: null,
+      description: '',
+      seeds: [{ seed: 1, metrics: {}, trainSeconds: 1, evalSeconds: 1, steps: 3, final: { loss } }],
+      summary: {},
+      curves: {},
+    });
+    const t = trainingTable([a('base', 'base', 0), a('dpo', 'dpo', 0.5)]);
+    expect(t.split('\n')[0]).toBe('| last-step training metric | dpo |');
+    expect(t).toContain('| loss | 0.50 |');
+    expect(t).toContain('| loss/conditional | – |');
+  });
+});
+
+describe('evaluationRows', () => {
+  it('maps metrics onto the store rows, POPE per setting, and the base reliance as "before"', () => {
+    const rows = evaluationRows({ chair_s: 0.25, pope_adversarial_f1: 0.7, reliance: 1.5 }, { reliance: 0.2 });
+    expect(rows).toEqual([
+      { metric: 'CHAIR_s', setting: '', value: 0.25 },
+      { metric: 'POPE/f1', setting: 'adversarial', value: 0.7 },
+      { metric: 'image_reliance', setting: '', value: 1.5 },
+      { metric: 'image_reliance', setting: 'before (base)', value: 0.2 },
+    ]);
+  });
+});
