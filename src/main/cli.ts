@@ -11,7 +11,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ApiChannel, ApiErrorBody, ApiOutputs, RunDetail, RunProgress, RunSummary } from '../shared/api';
+import type { ApiChannel, ApiErrorBody, ApiEvent, ApiOutputs, RunDetail, RunProgress, RunSummary } from '../shared/api';
 import type { MethodInput } from '../shared/schemas';
 import { dispatch } from './api/dispatch';
 import { openBackend, type Backend } from './backend-context';
@@ -53,6 +53,8 @@ Usage: mdpo <command> [options]
                                       CHAIR_s, CHAIR_i, Cover, Hal, Cog, POPE (stored with the run)
   runs export <id> --out <dir> [--what metrics,report,adapter]
                                       metrics.csv, report.html, adapter/ (PEFT layout)
+  demo [--quick]                      the built-in demo (shipped base -> pairs -> dpo vs mdpo ->
+                                      exact metrics), recorded in the store like any runs
   serve [--port N] [--renderer <dir>] browser mode on 127.0.0.1 (prints the URL with its token)
   help                                this text
 
@@ -201,6 +203,7 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
         what: { type: 'string' },
         port: { type: 'string' },
         scenes: { type: 'string' },
+        quick: { type: 'boolean' },
         renderer: { type: 'string' },
       },
     });
@@ -350,6 +353,34 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
         if (io.isTTY && !json) io.err('\n');
         print(rows, () => table([['METRIC', 'SETTING', 'VALUE'], ...rows.map((r) => [r.metric, r.setting, r.value.toFixed(4)])]));
         return EXIT.ok;
+      }
+
+      case 'demo': {
+        const b = open();
+        const started = await call(b, 'demo:start', { preset: flags.quick ? 'quick' : 'full' });
+        let last = '';
+        let finished: Extract<ApiEvent, { type: 'demo:finished' }> | null = null;
+        const end = new Promise<void>((resolveEnd) =>
+          b.subscribe((e) => {
+            if (e.type === 'demo:progress' && !json && e.message !== last) {
+              last = e.message;
+              io.err(io.isTTY ? `\r\x1b[2K${e.message}` : `${e.message}\n`);
+            }
+            if (e.type === 'demo:finished') {
+              finished = e;
+              resolveEnd();
+            }
+          }),
+        );
+        const onSigint = () => void call(b, 'demo:cancel');
+        process.once('SIGINT', onSigint);
+        await end;
+        process.off('SIGINT', onSigint);
+        if (io.isTTY && !json) io.err('\n');
+        const f = finished! as Extract<ApiEvent, { type: 'demo:finished' }>;
+        const runs = (await call(b, 'runs:list')).filter((r) => r.name.startsWith('demo'));
+        print({ ...f, runs }, () => `demo ${f.state}${f.error ? `: ${f.error.message}` : ''}\nresults in ${started.outDir}\n` + runs.map((r) => `  run ${r.id} ${r.name}: ${r.status}\n`).join(''));
+        return f.state === 'done' ? EXIT.ok : f.state === 'cancelled' ? EXIT.interrupted : EXIT.failure;
       }
 
       case 'serve': {
