@@ -124,12 +124,20 @@ export async function importPeftAdapter(dir: string, model: HfVlm): Promise<Lora
   const targets = raw.target_modules;
   const legacy = model.extras.textPrefix;
   const modern = model.extras.textPrefixNew;
+  let re: RegExp | null = null;
+  if (typeof targets === 'string') {
+    try {
+      re = new RegExp(`^(?:${targets})$`);
+    } catch (e) {
+      throw fail(`target_modules ${JSON.stringify(targets)} is not a regex this loader can read: ${(e as Error).message}`);
+    }
+  }
+  const layers = Array.isArray(raw.layers_to_transform) ? new Set(raw.layers_to_transform as number[]) : typeof raw.layers_to_transform === 'number' ? new Set([raw.layers_to_transform]) : null;
   const matches = (path: string): boolean => {
     const names = [path, modern + path.slice(legacy.length)];
-    if (typeof targets === 'string') {
-      const re = new RegExp(`^(?:${targets})$`);
-      return names.some((n) => re.test(n));
-    }
+    if (re) return names.some((n) => re.test(n));
+    const layer = Number(/\.layers\.(\d+)\./.exec(path)?.[1]);
+    if (layers && !layers.has(layer)) return false; // PEFT applies layers_to_transform to list targets
     if (Array.isArray(targets)) return names.some((n) => targets.some((t) => n === t || n.endsWith(`.${String(t)}`)));
     return false;
   };

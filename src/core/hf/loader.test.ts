@@ -235,11 +235,21 @@ describe('PEFT adapters from elsewhere', () => {
     for (const [p, ad] of a.model.lora!.adapters) expect(Array.from(b.model.lora!.adapters.get(p)!.b.dataSync())).toEqual(Array.from(ad.b.dataSync()));
     b.model.removeLora();
 
+    // List targets restricted by layers_to_transform (PEFT applies it to list targets).
+    const dir3 = fresh();
+    await mkdir(dir3);
+    await writeFile(join(dir3, ADAPTER_WEIGHTS), encodeSafetensors(renamed.filter(([k]) => k.includes('.layers.1.self_attn.q_proj.'))));
+    await writeFile(join(dir3, ADAPTER_CONFIG), JSON.stringify({ ...cfg, target_modules: ['q_proj'], layers_to_transform: [1] }));
+    await importPeftAdapter(dir3, b.model);
+    expect([...b.model.lora!.adapters.keys()]).toEqual(['language_model.model.layers.1.self_attn.q_proj']);
+    b.model.removeLora();
+
     for (const [edit, msg] of [
       [{ use_dora: true }, /DoRA/],
       [{ bias: 'all' }, /bias all/],
       [{ peft_type: 'IA3' }, /peft_type IA3/],
       [{ target_modules: 'vision_tower\\..*' }, /matches none of the language model's linear layers/],
+      [{ target_modules: '(?P<x>q_proj)' }, /not a regex this loader can read/],
     ] as const) {
       await writeFile(join(dir2, ADAPTER_CONFIG), JSON.stringify({ ...cfg, ...edit }));
       await expect(importPeftAdapter(dir2, b.model)).rejects.toThrow(msg);
