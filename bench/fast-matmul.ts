@@ -72,3 +72,31 @@ export function uninstallFastMatMul(): void {
   tf.registerKernel(installed);
   installed = null;
 }
+
+let identityOrig: tf.KernelConfig | null = null;
+
+/**
+ * Experiment (--share-identity): tfjs clones every tensor it saves for the backward
+ * (engine.saveTensorsForBackwardMode -> clone -> Identity), and wasm's Identity kernel copies
+ * the buffer; the cpu backend's only bumps a reference count. This makes wasm's do the same
+ * (tensors are immutable; a variable's assign swaps its buffer, it never writes in place).
+ */
+export function installSharedIdentity(): boolean {
+  if (identityOrig) return true;
+  const orig = tf.getKernel('Identity', 'wasm');
+  if (!orig) return false;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    ...orig,
+    kernelFunc: (({ inputs, backend }: { inputs: { x: Info }; backend: { incRef(id: object): void } }) => {
+      backend.incRef(inputs.x.dataId);
+      return { dataId: inputs.x.dataId, shape: inputs.x.shape, dtype: inputs.x.dtype };
+    }) as unknown as tf.KernelFunc,
+  });
+  identityOrig = orig;
+  return true;
+}
+
+export function sharedIdentityInstalled(): boolean {
+  return identityOrig !== null;
+}

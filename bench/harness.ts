@@ -23,7 +23,7 @@ function ourLoraMode(): LoraMode {
 }
 import { peerUnavailable, runPeer, writeExchange } from './peer';
 import { profileStep, type StepProfile } from './profile';
-import { fastMatMulInstalled, installFastMatMul } from './fast-matmul';
+import { fastMatMulInstalled, installFastMatMul, installSharedIdentity, sharedIdentityInstalled } from './fast-matmul';
 import { summarize, type Summary } from './stats';
 
 export interface BenchOptions {
@@ -47,6 +47,8 @@ export interface BenchOptions {
   strictParity: boolean;
   /** Experiment: route wasm's transposed 2-D matMuls to its fast path (bench/fast-matmul.ts). */
   fastMatMul: boolean;
+  /** Experiment: wasm's Identity shares the buffer instead of copying it (bench/fast-matmul.ts). */
+  shareIdentity: boolean;
   log: (line: string) => void;
 }
 
@@ -66,6 +68,7 @@ export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
   profile: true,
   strictParity: true,
   fastMatMul: false,
+  shareIdentity: false,
 };
 
 /** --quick: the tiny model, one timed step, one round (a smoke run; numbers mean little). */
@@ -137,7 +140,7 @@ export interface BenchResult {
   finishedAt: string;
   command: string;
   machine: { cpu: string; cores: number; node: string; platform: string; loadAvgStart: number[]; loadAvgEnd: number[] };
-  backend: { name: string; device: string; tfjs: string; fastMatMul: boolean };
+  backend: { name: string; device: string; tfjs: string; fastMatMul: boolean; shareIdentity: boolean };
   options: Omit<BenchOptions, 'log'>;
   peak: { ours: { n: number; gflops: number }; peer: number | null };
   peer: { available: boolean; reason: string | null; torch: string | null; threads: number | null; blas: string | null };
@@ -207,6 +210,10 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
   if (opts.fastMatMul) {
     if (info.tfjsName !== 'wasm' || !installFastMatMul()) throw new Error('--fast-matmul needs the wasm backend');
     log('experiment: wasm BatchMatMul wrapped (transposed 2-D products materialised, bench/fast-matmul.ts)');
+  }
+  if (opts.shareIdentity) {
+    if (info.tfjsName !== 'wasm' || !installSharedIdentity()) throw new Error('--share-identity needs the wasm backend');
+    log('experiment: wasm Identity shares buffers (bench/fast-matmul.ts)');
   }
   const peakN = info.name === 'cpu' ? 384 : 1024;
   const peakOurs = measureMatMulPeak(peakN);
@@ -358,7 +365,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
     finishedAt: new Date().toISOString(),
     command,
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, platform: `${process.platform} ${process.arch}`, loadAvgStart, loadAvgEnd: os.loadavg() },
-    backend: { name: info.name, device: info.device, tfjs: tf.version_core, fastMatMul: fastMatMulInstalled() },
+    backend: { name: info.name, device: info.device, tfjs: tf.version_core, fastMatMul: fastMatMulInstalled(), shareIdentity: sharedIdentityInstalled() },
     options: (({ log: _log, ...rest }) => rest)(opts),
     peak: { ours: { n: peakOurs.n, gflops: peakOurs.gflops }, peer: peerPeak },
     peer: { available: peerAvailable, reason: peerReason, ...peerMeta },

@@ -8,6 +8,7 @@
  *   --repeats 5 --repeats-large 3 --warmup 1 --rounds 2 --peer-threads 1,<cores>
  *   --no-ablation --no-profile --out <file.json>
  *   --fast-matmul           experiment: wasm's transposed matMuls on its fast path (bench/fast-matmul.ts)
+ *   --share-identity        experiment: wasm's Identity (tfjs clones saved tensors) shares buffers
  * Writes bench-results/bench-<time>.json (or --out) and prints the table.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -43,6 +44,7 @@ export function parseArgs(argv: string[]): { options: Omit<BenchOptions, 'log'>;
       case '--no-profile': o.profile = false; break;
       case '--no-strict-parity': o.strictParity = false; break;
       case '--fast-matmul': o.fastMatMul = true; break;
+      case '--share-identity': o.shareIdentity = true; break;
       case '--sizes': {
         const v = next().split(',');
         for (const s of v) if (!(SIZE_NAMES as readonly string[]).includes(s)) throw new Error(`Unknown size "${s}". Expected: ${SIZE_NAMES.join(', ')}`);
@@ -74,7 +76,7 @@ const f1 = (x: number | null | undefined, d = 1) => (x == null || !Number.isFini
 export function formatTable(r: BenchResult): string {
   const lines: string[] = [];
   lines.push(`machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.node}; load avg ${r.machine.loadAvgStart.map((x) => x.toFixed(1)).join(' ')} -> ${r.machine.loadAvgEnd.map((x) => x.toFixed(1)).join(' ')}`);
-  lines.push(`ours: ${r.backend.name} (${r.backend.device}), tfjs ${r.backend.tfjs}${r.backend.fastMatMul ? ', --fast-matmul' : ''}, matMul peak ${f1(r.peak.ours.gflops)} GFLOP/s`);
+  lines.push(`ours: ${r.backend.name} (${r.backend.device}), tfjs ${r.backend.tfjs}${r.backend.fastMatMul ? ', --fast-matmul' : ''}${r.backend.shareIdentity ? ', --share-identity' : ''}, matMul peak ${f1(r.peak.ours.gflops)} GFLOP/s`);
   lines.push(r.peer.available ? `peer: torch ${r.peer.torch} (${r.peer.blas}), threads ${r.options.peerThreads.join(' and ')}, matMul peak ${f1(r.peak.peer)} GFLOP/s` : `peer: not run (${r.peer.reason})`);
   for (const p of r.parity) {
     lines.push(`parity ${p.size}/${p.variant}: ${p.ok ? 'OK' : 'FAILED'} — loss ${p.oursLoss.toFixed(6)} vs ${p.peerLoss.toFixed(6)}, log-prob max |d| ${p.logpMaxAbsDiff.toExponential(1)}, grad-norm rel ${p.gradNormRelDiff.toExponential(1)}`);
