@@ -9,6 +9,8 @@ export interface DemoProgress {
   stage: string;
   message: string;
   fraction: number | null;
+  /** Set when the demo has ended. */
+  finished: { state: 'done' | 'failed' | 'cancelled'; outDir: string; error: string | null } | null;
 }
 
 export interface EvaluationState {
@@ -76,7 +78,14 @@ export class AppState {
     else if (event.type === 'run:evaluation') {
       const error = event.error ? `${event.error.name}: ${event.error.message}` : null;
       this.evaluations = { ...this.evaluations, [event.runId]: { state: event.state, done: event.done, total: event.total, error } };
-    } else if (event.type === 'demo:progress') this.demo = { stage: event.stage, message: event.message, fraction: event.fraction };
+    } else if (event.type === 'demo:progress') {
+      this.demo = { stage: event.stage, message: event.message, fraction: event.fraction, finished: null };
+      this.scheduleRunsRefresh();
+    } else if (event.type === 'demo:finished') {
+      const error = event.error ? `${event.error.name}: ${event.error.message}` : null;
+      this.demo = { stage: event.state, message: this.demo?.message ?? '', fraction: null, finished: { state: event.state, outDir: event.outDir, error } };
+      this.scheduleRunsRefresh();
+    }
     for (const listener of this.listeners) listener(event);
   }
 
@@ -91,6 +100,17 @@ export class AppState {
         this.evaluations = { ...this.evaluations, [runId]: { state: 'failed', done: 0, total: scenes, error: errorMessage(e) } };
       }
     }
+  }
+
+  /** Starts the built-in demo in the background; progress arrives as demo:progress events. */
+  async startDemo(preset: 'quick' | 'full'): Promise<void> {
+    const started = await getApi().demo.start({ preset });
+    this.demo = { stage: 'starting', message: `Results will be written to ${started.outDir}`, fraction: 0, finished: null };
+    await Promise.all([this.refreshDatasets(), this.refreshRuns()]);
+  }
+
+  async cancelDemo(): Promise<void> {
+    await getApi().demo.cancel();
   }
 
   async refreshDatasets(): Promise<void> {
