@@ -6,3 +6,5 @@ export * from './processor';
 export * from './load';
 export * from './adapter';
 export { indexWeights, insideFolder, readTensor } from './weights';
+export { REFERENCE_CONFIGS } from './reference-configs';
+export { SMALL_PLAN, TABLE_PLAN, memoryTableMarkdown, referenceEstimates } from './memory-table';

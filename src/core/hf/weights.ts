@@ -155,9 +155,21 @@ export async function readTensor(e: TensorEntry): Promise<Float32Array> {
   }
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function decode(buf: Buffer, dtype: Dtype): Float32Array {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n = buf.byteLength / BYTES[dtype];
+  // Fast paths (little-endian hosts, aligned buffers): a view for F32, a shift for BF16.
+  if (LITTLE_ENDIAN && buf.byteOffset % 4 === 0) {
+    if (dtype === 'F32') return new Float32Array(buf.buffer, buf.byteOffset, n).slice();
+    if (dtype === 'BF16') {
+      const half = new Uint16Array(buf.buffer, buf.byteOffset, n);
+      const bits = new Uint32Array(n);
+      for (let i = 0; i < n; i++) bits[i] = half[i] << 16;
+      return new Float32Array(bits.buffer);
+    }
+  }
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const out = new Float32Array(n);
   if (dtype === 'F32') for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
   else {
