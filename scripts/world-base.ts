@@ -30,6 +30,8 @@ const { values } = parseArgs({
     epochs: { type: 'string', default: '1' },
     lr: { type: 'string', default: '0.003' },
     batch: { type: 'string', default: '64' },
+    pope: { type: 'string', default: '2' },
+    'vision-steps': { type: 'string', default: '250' },
     out: { type: 'string', default: 'resources/base-model' },
     'snapshot-every': { type: 'string', default: '0' },
     'eval-scenes': { type: 'string', default: '300' },
@@ -105,6 +107,11 @@ async function main(): Promise<void> {
     epochs: Number(values.epochs),
     learningRate: Number(values.lr),
     batchSize: Number(values.batch),
+    popePerScene: Number(values.pope),
+    visionSteps: Number(values['vision-steps']),
+    onVisionStep: (step, loss, accuracy) => {
+      if (step % 25 === 0) console.log(`vision warm-up ${step}: loss ${loss.toFixed(3)}, patch accuracy ${(100 * accuracy).toFixed(1)}%`);
+    },
     onModel: (m, t) => {
       model = m;
       tokenizer = t;

@@ -34,7 +34,7 @@ describe('world base model plumbing', () => {
       vision: { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32 },
       text: { hiddenSize: 16, numLayers: 1, numHeads: 2, numKeyValueHeads: 1, intermediateSize: 32 },
     });
-    const run = () => trainWorldBase({ seed: 3, scenes: 6, batchSize: 4, maxSteps: 2, config });
+    const run = () => trainWorldBase({ seed: 3, scenes: 6, batchSize: 4, maxSteps: 2, visionSteps: 2, config });
     const a = await run();
     const b = await run();
     expect(a.result.step).toBe(2);

@@ -5,6 +5,7 @@
  * the same weights on the same backend. The shipped checkpoint lives in resources/base-model/
  * and scripts/world-base.ts reproduces it.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BUILTIN_SMALL, withOverrides, type VlmConfig } from '../model/config';
@@ -15,6 +16,7 @@ import { Rng } from '../rng';
 import { trainSft, type LoopHooks, type SftExample, type SftSource, type TrainResult } from '../train';
 import { sceneImage } from './render';
 import { sftExamples, type WorldExample } from './sft';
+import { warmUpVision } from './vision-warmup';
 import { worldVocabulary } from './vocabulary';
 
 /** The world's word-level tokenizer: specials, then the sorted lowercase world words. */
@@ -45,6 +47,10 @@ export interface WorldBaseOptions {
   scenes?: number;
   /** Share of noisy captions (default 0.15). */
   noiseRate?: number;
+  /** POPE questions per scene (default 2). */
+  popePerScene?: number;
+  /** Steps of the vision warm-up on patch labels before SFT (default 250; 0 = none). */
+  visionSteps?: number;
   epochs?: number;
   learningRate?: number;
   batchSize?: number;
@@ -54,6 +60,7 @@ export interface WorldBaseOptions {
   /** Model config (default BUILTIN_SMALL with the world tokenizer's vocabulary size). */
   config?: VlmConfig;
   hooks?: LoopHooks;
+  onVisionStep?: (step: number, loss: number, accuracy: number) => void;
   /** Called with the model before training starts (e.g. to snapshot it from a hook). */
   onModel?: (model: Vlm, tokenizer: WordTokenizer) => void;
 }
@@ -63,6 +70,9 @@ export interface WorldBaseSettings {
   seed: number;
   scenes: number;
   noiseRate: number;
+  popePerScene: number;
+  visionSteps: number;
+  visionWarmup: { loss: number; accuracy: number } | null;
   epochs: number;
   learningRate: number;
   batchSize: number;
@@ -88,11 +98,34 @@ export function worldModelConfig(tokenizer: WordTokenizer, base: VlmConfig = BUI
   return withOverrides(base, { tokens: { pad: s.pad, bos: s.bos, eos: s.eos, image: s.image } });
 }
 
+/**
+ * Re-draws the vision tower's and connector's matrices with std 1/sqrt(fan_in).
+ * Why: the HF-style normal(0, 0.02) init assumes a pretrained vision tower. Trained from scratch
+ * at this size, the image-dependent part of the image embeddings starts far below the token
+ * embeddings, and SFT learns the caption prior without ever looking: measured with the 0.02
+ * init, after 200 steps (12,800 examples) the log-prob of a caption was the same to 0.01 nats
+ * with the right image and with another one. Position embeddings and norms keep their init.
+ */
+export function fanInVisionInit(model: Vlm, rng: Rng): void {
+  for (const [name, v] of model.params.entries()) {
+    const vision = name.startsWith('vision_tower.') || name.startsWith('multi_modal_projector.');
+    if (!vision || !name.endsWith('.weight') || v.shape.length < 2 || name.includes('position_embedding')) continue;
+    const fanIn = v.shape.slice(1).reduce((a, b) => a * b, 1);
+    const data = new Float32Array(v.size);
+    for (let i = 0; i < data.length; i++) data[i] = rng.normal() / Math.sqrt(fanIn);
+    const t = tf.tensor(data, v.shape);
+    v.assign(t);
+    t.dispose();
+  }
+}
+
 export async function trainWorldBase(options: WorldBaseOptions): Promise<WorldBase> {
-  const settings: Omit<WorldBaseSettings, 'examples'> = {
+  const settings: Omit<WorldBaseSettings, 'examples' | 'visionWarmup'> = {
     seed: options.seed,
     scenes: options.scenes ?? 3000,
     noiseRate: options.noiseRate ?? 0.15,
+    popePerScene: options.popePerScene ?? 2,
+    visionSteps: options.visionSteps ?? 250,
     epochs: options.epochs ?? 4,
     learningRate: options.learningRate ?? 3e-3,
     batchSize: options.batchSize ?? 32,
@@ -101,11 +134,16 @@ export async function trainWorldBase(options: WorldBaseOptions): Promise<WorldBa
   };
   const tokenizer = worldTokenizer();
   const config = worldModelConfig(tokenizer, options.config);
-  const examples = sftExamples({ seed: settings.seed, scenes: settings.scenes, noiseRate: settings.noiseRate });
+  const examples = sftExamples({ seed: settings.seed, scenes: settings.scenes, noiseRate: settings.noiseRate, popePerScene: settings.popePerScene });
   const source = worldSftSource(examples, tokenizer);
   const model = Vlm.create(config, Rng.derive(settings.seed, 'world/base/init'));
+  fanInVisionInit(model, Rng.derive(settings.seed, 'world/base/init-vision'));
   options.onModel?.(model, tokenizer);
   const started = Date.now();
+  const visionWarmup =
+    settings.visionSteps > 0
+      ? await warmUpVision(model, { seed: settings.seed, steps: settings.visionSteps, onStep: options.onVisionStep })
+      : null;
   const result = await trainSft(
     model,
     source,
@@ -123,7 +161,7 @@ export async function trainWorldBase(options: WorldBaseOptions): Promise<WorldBa
     },
     options.hooks,
   );
-  return { model, tokenizer, result, settings: { ...settings, examples: examples.length }, seconds: (Date.now() - started) / 1000 };
+  return { model, tokenizer, result, settings: { ...settings, visionWarmup, examples: examples.length }, seconds: (Date.now() - started) / 1000 };
 }
 
 /** config.json + model.safetensors + tokenizer.json, plus world-base.json (how it was made). */
