@@ -39,7 +39,7 @@ export interface BenchOptions {
   /** ours/peer alternate this many times (a shared machine's load hits both alike). */
   rounds: number;
   peer: boolean;
-  /** Torch thread counts to time the peer with (each gets its row). */
+  /** Torch thread counts to time the peer with (each gets its row); 0 = torch's default. */
   peerThreads: number[];
   ablation: boolean;
   profile: boolean;
@@ -63,7 +63,7 @@ export const DEFAULT_OPTIONS: Omit<BenchOptions, 'log'> = {
   repeatsLarge: 3,
   rounds: 2,
   peer: true,
-  peerThreads: [...new Set([1, os.cpus().length])],
+  peerThreads: [0],
   ablation: true,
   profile: true,
   strictParity: true,
@@ -279,7 +279,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
         const oursFlops = stepFlops(config, opts.loraRank, appPlan(config, shape, withImageless, false), ourLoraMode()).total;
         const peerFlops = stepFlops(config, opts.loraRank, trlPlan(config, shape, withImageless)).total;
         const ours: { ms: number[]; cpu: number[]; first: number[]; tg: number[]; bg: number[]; nt: number } = { ms: [], cpu: [], first: [], tg: [], bg: [], nt: 0 };
-        const peer = new Map<number, { ms: number[]; cpu: number[] }>(opts.peerThreads.map((t) => [t, { ms: [], cpu: [] }]));
+        const peer = new Map<number, { ms: number[]; cpu: number[]; actual: number }>(opts.peerThreads.map((t) => [t, { ms: [], cpu: [], actual: t }]));
         for (let round = 0; round < opts.rounds; round++) {
           const model = buildModel({ config, loraRank: opts.loraRank, seed: 1, loraBStd: 0 });
           try {
@@ -298,6 +298,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
             const p = await runPeer(exDir, 'time', threads);
             acc.ms.push(...p.stepMs);
             acc.cpu.push(...p.cpuMs);
+            acc.actual = p.threads;
             Object.assign(peerMeta, { torch: p.torch, threads: p.threads, blas: p.blas });
             peerPeak = Math.max(peerPeak ?? 0, p.matMulPeakGflops);
             log(`peer (${p.threads} threads) ${size}/${variant} round ${round + 1}: ${p.stepMs.map((x) => x.toFixed(0)).join(' ')} ms (cpu ${p.cpuMs.map((x) => x.toFixed(0)).join(' ')})`);
@@ -316,7 +317,8 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
           if (acc.ms.length === 0) continue;
           const sPeer = summarize(acc.ms);
           rows.push({
-            size, params, variant, impl: 'peer', backend: `torch ${peerMeta.torch}, ${threads} thread${threads > 1 ? 's' : ''}`,
+            size, params, variant, impl: 'peer',
+            backend: `torch ${peerMeta.torch}, ${acc.actual} thread${acc.actual > 1 ? 's' : ''}${threads === 0 ? ' (its default)' : ''}`,
             stepMs: sPeer, cpuMs: summarize(acc.cpu),
             pairsPerSec: opts.batch / (sPeer.median / 1000), tokensPerSec: tokensPerStep / (sPeer.median / 1000),
             flopsPerStep: peerFlops, gflops: peerFlops / (sPeer.median * 1e6), peakShare: peerFlops / (sPeer.median * 1e6) / (peerPeak ?? NaN),

@@ -267,8 +267,10 @@ def main():
     d, mode = sys.argv[1], sys.argv[2]
     torch.manual_seed(0)
     peer = Peer(d)
-    threads = int(sys.argv[3]) if len(sys.argv) > 3 else int(peer.job.get("threads", os.cpu_count() or 1))
-    torch.set_num_threads(threads)
+    # 0 (or nothing) = torch's own default, as a user's script would run.
+    threads = int(sys.argv[3]) if len(sys.argv) > 3 else int(peer.job.get("threads", 0))
+    if threads > 0:
+        torch.set_num_threads(threads)
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_info()}
     if mode == "parity":
         loss, norm, pol, ref = peer.step()

@@ -5,7 +5,7 @@
  *   --quick                 tiny model, one step, one round (a smoke run)
  *   --no-peer               skip the PyTorch peer (and the parity check)
  *   --sizes demo,large      --variants dpo,mdpo    --batch 8    --lora-rank 64
- *   --repeats 5 --repeats-large 3 --warmup 1 --rounds 2 --peer-threads 1,<cores>
+ *   --repeats 5 --repeats-large 3 --warmup 1 --rounds 2 --peer-threads 0 (0 = torch's default; e.g. 1,2)
  *   --no-ablation --no-profile --out <file.json>
  *   --fast-matmul           experiment: wasm's transposed matMuls on its fast path (bench/fast-matmul.ts)
  *   --share-identity        experiment: wasm's Identity (tfjs clones saved tensors) shares buffers
@@ -63,7 +63,7 @@ export function parseArgs(argv: string[]): { options: Omit<BenchOptions, 'log'>;
       case '--repeats-large': o.repeatsLarge = Math.max(1, int(a, next())); break;
       case '--warmup': o.warmup = int(a, next()); break;
       case '--rounds': o.rounds = Math.max(1, int(a, next())); break;
-      case '--peer-threads': o.peerThreads = next().split(',').map((v) => Math.max(1, int(a, v))); break;
+      case '--peer-threads': o.peerThreads = next().split(',').map((v) => int(a, v)); break;
       case '--out': out = next(); break;
       default: throw new Error(`Unknown option ${a}. See bench/run.ts for the list.`);
     }
@@ -77,7 +77,7 @@ export function formatTable(r: BenchResult): string {
   const lines: string[] = [];
   lines.push(`machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.node}; load avg ${r.machine.loadAvgStart.map((x) => x.toFixed(1)).join(' ')} -> ${r.machine.loadAvgEnd.map((x) => x.toFixed(1)).join(' ')}`);
   lines.push(`ours: ${r.backend.name} (${r.backend.device}), tfjs ${r.backend.tfjs}${r.backend.fastMatMul ? ', --fast-matmul' : ''}${r.backend.shareIdentity ? ', --share-identity' : ''}, matMul peak ${f1(r.peak.ours.gflops)} GFLOP/s`);
-  lines.push(r.peer.available ? `peer: torch ${r.peer.torch} (${r.peer.blas}), threads ${r.options.peerThreads.join(' and ')}, matMul peak ${f1(r.peak.peer)} GFLOP/s` : `peer: not run (${r.peer.reason})`);
+  lines.push(r.peer.available ? `peer: torch ${r.peer.torch} (${r.peer.blas}), threads ${r.options.peerThreads.map((t) => (t === 0 ? 'default' : t)).join(' and ')}, matMul peak ${f1(r.peak.peer)} GFLOP/s` : `peer: not run (${r.peer.reason})`);
   for (const p of r.parity) {
     lines.push(`parity ${p.size}/${p.variant}: ${p.ok ? 'OK' : 'FAILED'} — loss ${p.oursLoss.toFixed(6)} vs ${p.peerLoss.toFixed(6)}, log-prob max |d| ${p.logpMaxAbsDiff.toExponential(1)}, grad-norm rel ${p.gradNormRelDiff.toExponential(1)}`);
   }
