@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../model/checkpoint';
 import type { LoraConfig } from '../model/lora';
 import { LORA_TARGETS_ALL, LoraState, validateLoraConfig } from '../model/lora';
@@ -209,6 +209,7 @@ export interface MergedExportOptions {
 export async function exportMerged(dir: string, model: HfVlm, opts: MergedExportOptions = {}): Promise<void> {
   const src = model.sourceDir;
   if (!src) throw new Error('This model was not loaded from a Hugging Face folder (its config.json and tokenizer are needed)');
+  if (resolve(dir) === resolve(src)) throw new Error(`Refusing to write the merged checkpoint over its source folder ${src}`);
   await mkdir(dir, { recursive: true });
   const dtype = opts.dtype ?? 'F32';
   const maxShard = opts.maxShardBytes ?? 2 * 2 ** 30;
