@@ -36,7 +36,11 @@ describe.skipIf(!haveChromium)('browser mode end to end', () => {
   const consoleErrors: string[] = [];
   let runIds: number[] = [];
 
-  const shot = async (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  // Full-page pictures from the top (the sticky header would otherwise land mid-page).
+  const shot = async (name: string) => {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  };
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
