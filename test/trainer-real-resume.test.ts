@@ -149,6 +149,12 @@ describe('trainer process with the real loop and model', () => {
     const img = await call<{ width: number }>(backend, 'images:get', { ref: outputs.items[0]!.image });
     expect(img.width).toBe(16);
     expect(progress.at(-1)).toBe('done');
+
+    // Ask the run's model about a dataset image (a short-lived trainer process answers).
+    const asked = await call<{ runId: number; answer: string; objects: unknown[] }>(backend, 'runs:ask', { runId: reference!.id, image: `record:${dataset.id}:0`, question: 'Describe the image.', maxTokens: 8 });
+    expect(asked.runId).toBe(reference!.id);
+    expect(typeof asked.answer).toBe('string');
+    expect(Array.isArray(asked.objects)).toBe(true);
     await backend.close();
   });
 });

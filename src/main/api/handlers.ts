@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiChannel, ApiOutputs, AppInfo, ConfigDiff, ImageData, RunDetail, RunSummary } from '../../shared/api';
 import type { ParsedInput, TrainConfig } from '../../shared/schemas';
+import type { ImageRef as CoreImageRef } from '../../core/data/types';
 import { homePaths } from '../home';
 import type { RunRow, Store } from '../store';
 import type { Supervisor } from '../trainer/supervisor';
@@ -33,7 +34,7 @@ export interface HandlerContext {
 }
 
 /** Pieces that exist in this build; the UI hides the rest. */
-export const FEATURES: AppInfo['features'] = { datasets: true, training: true, evaluation: true, demo: true, ask: false };
+export const FEATURES: AppInfo['features'] = { datasets: true, training: true, evaluation: true, demo: true, ask: true };
 
 function summary(run: RunRow): RunSummary {
   const { config: _c, runDir: _d, parentCheckpoint: _p, ownerPid: _o, trainerPid: _t, ...rest } = run;
@@ -72,6 +73,17 @@ export function createHandlers(ctx: HandlerContext) {
     return run;
   };
   const summaryOf = (runId: number) => summary(getRun(runId));
+
+  /** The image behind an API ImageRef, as src/core/data reads it (for the model). */
+  const coreImageRef = async (ref: string): Promise<CoreImageRef> => {
+    const m = /^record:(\d+):(\d+)$/.exec(ref);
+    if (m) return (await ds()).record(Number(m[1]), Number(m[2]), 'image').image;
+    const o = /^output:(\d+)$/.exec(ref);
+    const out = o ? store.getOutput(Number(o[1])) : null;
+    if (out?.imagePath) return { kind: 'file', path: out.imagePath, relPath: out.imagePath };
+    if (out?.image.startsWith('record:')) return coreImageRef(out.image);
+    throw badRequest(`Unknown image reference "${ref}"; expected record:<datasetId>:<index> or output:<id>.`, 'image');
+  };
 
   /** record:<datasetId>:<index> from a dataset; output:<id> from a stored output's image file. */
   const resolveImage = async (ref: string, size: number | undefined): Promise<ImageData> => {
@@ -192,8 +204,14 @@ export function createHandlers(ctx: HandlerContext) {
       getRun(runId);
       return { ...store.pageOutputs(runId, offset, limit, onlyHallucinated), offset };
     },
-    'runs:ask': async () => {
-      throw new HandlerError('unavailable', 'Asking a run\'s model needs the model and generation code, which this build does not have yet.');
+    'runs:ask': async ({ runId, image, question, maxTokens }) => {
+      const run = getRun(runId);
+      if (!existsSync(join(run.runDir, 'adapter', 'adapter_config.json'))) {
+        throw conflict(`Run ${runId} has no trained adapters yet (${run.status}); ask a completed run.`);
+      }
+      const answer = await supervisor.ask(runId, await coreImageRef(image), question, maxTokens);
+      const { parsedObjects } = await import('../../core/demo/marks');
+      return { runId, answer, objects: parsedObjects(answer), marks: null };
     },
 
     'images:get': async ({ ref, size }) => resolveImage(ref, size),

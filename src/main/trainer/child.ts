@@ -62,6 +62,7 @@ function openPort(): Port {
 async function loadEngine(j: TrainJob): Promise<Engine> {
   if (j.task?.kind === 'evaluate') return (await import('./evaluate')).evaluateEngine;
   if (j.task?.kind === 'demo') return (await import('./demo')).demoEngine;
+  if (j.task?.kind === 'ask') return (await import('./ask')).askEngine;
   const override = process.env.MDPO_TRAINER_ENGINE;
   const mod = (override
     ? await import(pathToFileURL(override).href)
@@ -157,6 +158,9 @@ async function run(j: TrainJob): Promise<void> {
       },
       demoHook(hook, args) {
         send({ type: 'demoHook', hook, args });
+      },
+      answer(text) {
+        send({ type: 'answer', runId: j.runId, answer: text });
       },
       demoProgress(stage, message, fraction) {
         send({ type: 'demoProgress', stage, message, fraction });

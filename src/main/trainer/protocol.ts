@@ -13,6 +13,7 @@
  */
 import type { EvaluationRow, HallucinationMark, ParsedObject, RunProgress, SerializedError } from '../../shared/api';
 import type { TrainConfig } from '../../shared/schemas';
+import type { ImageRef as CoreImageRef } from '../../core/data/types';
 
 export interface TrainJob {
   runId: number;
@@ -32,7 +33,9 @@ export interface TrainJob {
     | { kind: 'train' }
     | { kind: 'evaluate'; scenes: number; seed: number }
     /** The built-in demo (src/core/demo): pairs, dpo + mdpo, evaluation; results in outDir. */
-    | { kind: 'demo'; preset: 'quick' | 'full'; baseDir: string; outDir: string };
+    | { kind: 'demo'; preset: 'quick' | 'full'; baseDir: string; outDir: string }
+    /** One greedy answer of the run's model (base + adapters) about one image. */
+    | { kind: 'ask'; image: CoreImageRef; question: string; maxTokens: number };
 }
 
 /** One generated answer of an evaluation, with its image written to `imagePath`. */
@@ -68,6 +71,7 @@ export type ChildMessage =
   /** One callback of src/core/demo's StudyHooks, relayed with its (plain data) arguments. */
   | { seq: number; type: 'demoHook'; hook: DemoHookName; args: unknown[] }
   | { seq: number; type: 'demoProgress'; stage: string; message: string; fraction: number | null }
+  | { seq: number; type: 'answer'; runId: number; answer: string }
   | { seq: number; type: 'done'; runId: number; step: number; result: Record<string, number> }
   | { seq: number; type: 'cancelled'; runId: number; step: number }
   | { seq: number; type: 'failed'; runId: number | null; error: SerializedError }
@@ -142,6 +146,7 @@ export interface EngineHooks {
   evaluation(rows: EvaluationRow[], outputs: EvaluationOutput[]): void;
   demoHook(hook: DemoHookName, args: unknown[]): void;
   demoProgress(stage: string, message: string, fraction: number | null): void;
+  answer(text: string): void;
 }
 
 export interface EngineResult {

@@ -11,6 +11,7 @@ import type { ApiEvent, RunProgress, RunStatus, SerializedError } from '../../sh
 import type { Store } from '../store';
 import type { TrainerHandle, TrainerLauncher } from './launch';
 import type { StepEvent } from '../../core/train/types';
+import type { ImageRef as CoreImageRef } from '../../core/data/types';
 import { trainConfigSchema } from '../../shared/schemas';
 import { demoStoreHooks } from '../demo-store';
 import { homePaths } from '../home';
@@ -53,6 +54,7 @@ export interface SupervisorOptions {
 export class Supervisor {
   private readonly live = new Map<number, Live>();
   private readonly evaluating = new Map<number, { handle: TrainerHandle; done: Promise<void> }>();
+  private readonly asking = new Set<TrainerHandle>();
   private demo: { handle: TrainerHandle; out: Sequencer<ParentMessage>; finished: Promise<unknown> } | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private listeners = new Set<(event: ApiEvent) => void>();
@@ -337,6 +339,39 @@ export class Supervisor {
     return this.demo !== null;
   }
 
+  /** One greedy answer of a completed run's model about an image, from a short-lived trainer process. */
+  ask(runId: number, image: CoreImageRef, question: string, maxTokens: number): Promise<string> {
+    const run = this.store.getRun(runId);
+    if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
+    const job: TrainJob = {
+      runId,
+      config: run.config,
+      runDir: run.runDir,
+      home: this.options.home,
+      dataset: null,
+      appRoot: this.options.appRoot ?? process.cwd(),
+      resumeFrom: null,
+      task: { kind: 'ask', image, question, maxTokens },
+    };
+    const handle = this.options.launcher(this.options.trainerEnv);
+    const out = new Sequencer<ParentMessage>();
+    this.asking.add(handle);
+    return new Promise<string>((resolve, reject) => {
+      let answer: string | null = null;
+      let error: SerializedError | null = null;
+      handle.onMessage((m) => {
+        if (m.type === 'ready') handle.send(out.stamp({ type: 'start', job }));
+        else if (m.type === 'answer') answer = m.answer;
+        else if (m.type === 'failed') error = m.error;
+      });
+      handle.onExit((code, signal) => {
+        this.asking.delete(handle);
+        if (answer !== null) resolve(answer);
+        else reject(Object.assign(new Error(error?.message ?? `The model process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}.`), { name: error?.name ?? 'Error' }));
+      });
+    });
+  }
+
   isEvaluating(runId: number): boolean {
     return this.evaluating.has(runId);
   }
@@ -347,6 +382,7 @@ export class Supervisor {
       l.handle.kill('SIGTERM');
       return l.done;
     });
+    for (const h of this.asking) h.kill('SIGTERM');
     if (this.demo) {
       this.demo.handle.kill('SIGTERM');
       waits.push(this.demo.finished);
@@ -462,6 +498,7 @@ export class Supervisor {
       case 'evaluation':
       case 'demoHook':
       case 'demoProgress':
+      case 'answer':
         break;
     }
   }
