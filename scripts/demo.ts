@@ -10,6 +10,8 @@
  *            or $MDPO_HOME when --store is given) --store
  *            --seed N --steps N --epochs N --lr X --pair-scenes N --eval-scenes N
  *            --reliance-scenes N --batch-size N --grad-accum N --backend NAME --samples N
+ *            --screenshot PNG (also save a picture of the report; needs Debian's chromium)
+ *   npx tsx scripts/demo.ts --screenshot-of DIR/report.html --screenshot DIR/report.png
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,13 +36,44 @@ const { values } = parseArgs({
     'grad-accum': { type: 'string' },
     samples: { type: 'string' },
     backend: { type: 'string' },
+    /** Also save a full-page PNG of report.html (playwright-core + Debian chromium). */
+    screenshot: { type: 'string' },
+    /** Only screenshot an existing report: --screenshot-of report.html --screenshot out.png */
+    'screenshot-of': { type: 'string' },
   },
 });
+
+/** A full-page screenshot of a local HTML file with a headless Chromium (no network). */
+async function screenshot(html: string, png: string): Promise<void> {
+  const { chromium } = await import('playwright-core');
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const { pathToFileURL } = await import('node:url');
+  const profile = await mkdtemp(path.join(os.tmpdir(), 'demo-shot-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1280, height: 900 },
+  });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    await page.goto(pathToFileURL(path.resolve(html)).href);
+    await page.screenshot({ path: png, fullPage: true });
+  } finally {
+    await context.close();
+    await rm(profile, { recursive: true, force: true });
+  }
+}
 
 const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
 
 async function main(): Promise<void> {
   const started = Date.now();
+  if (values['screenshot-of']) {
+    await screenshot(values['screenshot-of'], values.screenshot ?? values['screenshot-of'].replace(/\.html$/, '.png'));
+    return;
+  }
   const options: DemoOptions = {
     baseDir: values.base,
     outDir: values.out,
@@ -85,6 +118,10 @@ async function main(): Promise<void> {
       log(`${a.name.padEnd(6)} CHAIR_s ${pct(s.chair_s?.mean)}  CHAIR_i ${pct(s.chair_i?.mean)}  Cover ${pct(s.cover?.mean)}  POPE adv F1 ${pct(s.pope_adversarial_f1?.mean)}  reliance ${s.reliance?.mean?.toFixed(2) ?? '–'}`);
     }
     log(`\nwrote ${r.files.md}\n      ${r.files.json}\n      ${r.files.html}\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    if (values.screenshot) {
+      await screenshot(r.files.html, values.screenshot);
+      log(`      ${values.screenshot}`);
+    }
   } finally {
     close();
   }

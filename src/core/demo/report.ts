@@ -4,7 +4,7 @@
  * every trained arm, and side-by-side samples with hallucinated objects marked.
  */
 import { escapeHtml, markedHtml } from './marks';
-import { FINAL_TRAIN_METRICS, METRICS, formatSpread, spread, type MetricDef, type StudyResults } from './results';
+import { FINAL_TRAIN_METRICS, METRICS, formatSpread, formatTrain, spread, type MetricDef, type StudyResults } from './results';
 import { lineChart, type Series } from './svg';
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#be185d', '#4d7c0f'];
@@ -42,11 +42,15 @@ mark{padding:0 2px;border-radius:3px}mark.hal{background:#fecaca;color:#7f1d1d;t
 function bestIndex(def: MetricDef, means: (number | null)[]): number {
   let best = -1;
   const score = (v: number) => (def.better === 'down' ? -v : def.better === 'up' ? v : def.better === 'half' ? -Math.abs(v - 0.5) : NaN);
+  let ties = 0;
   means.forEach((v, i) => {
     if (v == null || !Number.isFinite(v) || !Number.isFinite(score(v))) return;
-    if (best < 0 || score(v) > score(means[best]!)) best = i;
+    if (best < 0 || score(v) > score(means[best]!)) {
+      best = i;
+      ties = 0;
+    } else if (score(v) === score(means[best]!)) ties++;
   });
-  return best;
+  return ties > 0 ? -1 : best; // no winner when the best value is shared
 }
 
 function resultsHtml(r: StudyResults): string {
@@ -69,7 +73,7 @@ function trainingHtml(r: StudyResults): string {
   const rows = FINAL_TRAIN_METRICS.map((name) => {
     const cells = trained.map((a) => {
       const s = spread(a.seeds.map((x) => x.final[name] ?? NaN));
-      return `<td class="num">${s.n === 0 ? '–' : escapeHtml(formatSpread({ percent: false }, s))}</td>`;
+      return `<td class="num">${s.n === 0 ? '–' : escapeHtml(formatTrain(s))}</td>`;
     });
     return `<tr><td class="mono">${escapeHtml(name)}</td>${cells.join('')}</tr>`;
   });

@@ -55,7 +55,7 @@ describe('results table', () => {
     });
     const t = trainingTable([a('base', 'base', 0), a('dpo', 'dpo', 0.5)]);
     expect(t.split('\n')[0]).toBe('| last-step training metric | dpo |');
-    expect(t).toContain('| loss | 0.50 |');
+    expect(t).toContain('| loss | 0.500 |');
     expect(t).toContain('| loss/conditional | – |');
   });
 });

@@ -200,6 +200,12 @@ export const FINAL_TRAIN_METRICS = [
   'logps/rejected',
 ] as const;
 
+/** Training values span 1e-4..10: three significant digits (mean ± std over seeds). */
+export function formatTrain(s: { mean: number; std: number; n: number }): string {
+  const f = (v: number) => (v === 0 ? '0' : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3));
+  return s.n > 1 ? `${f(s.mean)} ± ${f(s.std)}` : f(s.mean);
+}
+
 export function trainingTable(arms: readonly ArmResult[]): string {
   const trained = arms.filter((a) => a.variant !== 'base');
   if (trained.length === 0) return '';
@@ -208,7 +214,7 @@ export function trainingTable(arms: readonly ArmResult[]): string {
   const rows = FINAL_TRAIN_METRICS.map((name) => {
     const cells = trained.map((a) => {
       const s = spread(a.seeds.map((x) => x.final[name] ?? NaN));
-      return s.n === 0 ? '–' : formatSpread({ percent: false }, s);
+      return s.n === 0 ? '–' : formatTrain(s);
     });
     return `| ${name} | ${cells.join(' | ')} |`;
   });

@@ -14,13 +14,13 @@ export interface ChartOptions {
   height?: number;
 }
 
-function niceNumber(v: number): string {
-  if (v === 0) return '0';
+/** A tick label with enough decimals to tell ticks `step` apart. */
+function tickLabel(v: number, step: number): string {
+  if (!Number.isFinite(v)) return '';
   const a = Math.abs(v);
-  if (a >= 100) return v.toFixed(0);
-  if (a >= 10) return v.toFixed(1);
-  if (a >= 0.01) return v.toFixed(3).replace(/\.?0+$/, '');
-  return v.toExponential(1);
+  if (a !== 0 && (a >= 1e5 || (a < 1e-3 && step < 1e-3))) return v.toExponential(Math.max(1, Math.min(4, Math.ceil(Math.log10(a / step)))));
+  const decimals = Math.max(0, Math.min(6, Math.ceil(-Math.log10(step)) + 1));
+  return v.toFixed(decimals).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
 }
 
 /** One chart: steps on x, values on y, one polyline per series, a legend under the title. */
@@ -50,10 +50,10 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
   for (let k = 0; k <= 4; k++) {
     const y = y0 + ((y1 - y0) * k) / 4;
     grid.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${py(y).toFixed(1)}" y2="${py(y).toFixed(1)}" class="cg"/>`);
-    grid.push(`<text x="${m.left - 4}" y="${(py(y) + 3).toFixed(1)}" text-anchor="end" class="cl">${niceNumber(y)}</text>`);
+    grid.push(`<text x="${m.left - 4}" y="${(py(y) + 3).toFixed(1)}" text-anchor="end" class="cl">${tickLabel(y, (y1 - y0) / 4)}</text>`);
   }
-  grid.push(`<text x="${m.left}" y="${H - 8}" class="cl">${niceNumber(x0)}</text>`);
-  grid.push(`<text x="${W - m.right}" y="${H - 8}" text-anchor="end" class="cl">step ${niceNumber(x1)}</text>`);
+  grid.push(`<text x="${m.left}" y="${H - 8}" class="cl">${x0}</text>`);
+  grid.push(`<text x="${W - m.right}" y="${H - 8}" text-anchor="end" class="cl">step ${x1}</text>`);
   if (y0 < 0 && y1 > 0) grid.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${py(0).toFixed(1)}" y2="${py(0).toFixed(1)}" class="cz"/>`);
   const lines = series.map((s) => {
     const d = s.steps
