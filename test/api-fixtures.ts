@@ -1,12 +1,14 @@
 /** Shared set-up for the API, server and CLI tests: a temp data folder and a tiny dataset. */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { openBackend, type Backend } from '../src/main/backend-context';
 
-export const FIXTURE_ENGINE = resolve(__dirname, 'trainer-fixture-engine.ts');
-export const REPO_ROOT = resolve(__dirname, '..');
+const here = dirname(fileURLToPath(import.meta.url));
+export const FIXTURE_ENGINE = resolve(here, 'trainer-fixture-engine.ts');
+export const REPO_ROOT = resolve(here, '..');
 
 export function tempDir(prefix = 'mdpo-api-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
