@@ -49,7 +49,8 @@ describe('demo:start', () => {
     expect(events.some((e) => e.type === 'demo:progress')).toBe(true);
     expect(events.some((e) => e.type === 'dataset:imported')).toBe(true);
 
-    const runs = (await dispatch(b.handlers, 'runs:list')).ok ? ((await dispatch(b.handlers, 'runs:list')) as { value: RunSummary[] }).value : [];
+    const list = await dispatch(b.handlers, 'runs:list', undefined);
+    const runs = list.ok ? (list.value as RunSummary[]) : [];
     expect(runs.map((r) => r.variant).sort()).toEqual(['dpo', 'mdpo']);
     expect(runs.every((r) => r.status === 'completed' && r.pairId === runs[0]!.pairId && r.pairId)).toBe(true);
     for (const run of runs) {
