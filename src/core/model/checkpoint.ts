@@ -137,7 +137,11 @@ export function peftTargetRegex(config: VlmConfig, lora: LoraConfig): string {
   return `${body}\\.layers\\.\\d+\\.(self_attn|mlp)\\.(${lora.targetModules.join('|')})`;
 }
 
-/** Saves the adapters alone in PEFT's layout. */
+/**
+ * Saves the adapters alone in PEFT's layout. adapter_config.json holds LoraConfig's own keys
+ * only (older PEFT rejects unknown ones); what is ours (the module names, `extra`) goes into
+ * the safetensors __metadata__ as `mdpo_studio.<key>` JSON strings.
+ */
 export async function saveAdapter(dir: string, model: Vlm, extra: Record<string, unknown> = {}): Promise<void> {
   const lora = model.lora;
   if (!lora) throw new Error('This model has no LoRA adapters to save');
@@ -147,32 +151,37 @@ export async function saveAdapter(dir: string, model: Vlm, extra: Record<string,
     tensors.push([`${PEFT_PREFIX}${path}.lora_A.weight`, await toNamed(ad.a, 'F32')]);
     tensors.push([`${PEFT_PREFIX}${path}.lora_B.weight`, await toNamed(ad.b, 'F32')]);
   }
-  await writeFileAtomic(join(dir, ADAPTER_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt' }));
   const c = lora.config;
+  const ours: Record<string, string> = { [`${META_PREFIX}target_module_names`]: JSON.stringify(c.targetModules) };
+  for (const [k, v] of Object.entries(extra)) ours[`${META_PREFIX}${k}`] = JSON.stringify(v);
+  await writeFileAtomic(join(dir, ADAPTER_WEIGHTS_FILE), encodeSafetensors(tensors, { format: 'pt', ...ours }));
   const cfg = {
     peft_type: 'LORA', task_type: 'CAUSAL_LM', r: c.rank, lora_alpha: c.alpha, lora_dropout: c.dropout,
     target_modules: peftTargetRegex(model.config, c), bias: 'none', fan_in_fan_out: false, init_lora_weights: true,
     inference_mode: false, modules_to_save: null, base_model_name_or_path: null,
-    mdpo_studio: { target_module_names: c.targetModules }, ...extra,
   };
   await writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(cfg, null, 2));
 }
+
+/** Prefix of this project's keys in an adapter's safetensors __metadata__. */
+const META_PREFIX = 'mdpo_studio.';
 
 /** Loads adapters saved by saveAdapter onto a model that has none (replacing is explicit: removeLora first). */
 export async function loadAdapter(dir: string, model: Vlm): Promise<LoraState> {
   if (model.lora) throw new Error('This model already has LoRA adapters; call removeLora() first');
   const cfgPath = join(dir, ADAPTER_CONFIG_FILE);
   const raw = (await readJson(cfgPath)) as Record<string, unknown>;
-  const names = (raw.mdpo_studio as { target_module_names?: string[] } | undefined)?.target_module_names
-    ?? (Array.isArray(raw.target_modules) ? (raw.target_modules as string[]) : undefined);
+  const wPath = join(dir, ADAPTER_WEIGHTS_FILE);
+  const file = await readSafetensorsFile(wPath);
+  const ourNames = file.metadata[`${META_PREFIX}target_module_names`];
+  const names = ourNames !== undefined ? (JSON.parse(ourNames) as string[])
+    : Array.isArray(raw.target_modules) ? (raw.target_modules as string[]) : undefined;
   let cfg: LoraConfig;
   try {
     cfg = validateLoraConfig({ rank: raw.r as number, alpha: raw.lora_alpha as number, dropout: (raw.lora_dropout as number) ?? 0, targetModules: names as string[] });
   } catch (e) {
     throw new Error(`${cfgPath}: ${(e as Error).message}`, { cause: e });
   }
-  const wPath = join(dir, ADAPTER_WEIGHTS_FILE);
-  const file = await readSafetensorsFile(wPath);
   const state = new LoraState(cfg);
   try {
     for (const path of loraTargetPaths(model.config, cfg)) {

@@ -122,9 +122,15 @@ describe('checkpoints', () => {
 
     m.addLora({ ...DEFAULT_LORA, rank: 2, alpha: 4 }, new Rng(4));
     for (const ad of m.lora!.adapters.values()) ad.b.assign(tf.randomNormal(ad.b.shape, 0, 0.1, 'float32', 5));
-    await saveAdapter(join(dir, 'adapter'), m);
+    await saveAdapter(join(dir, 'adapter'), m, { run: 7 });
     const cfg = JSON.parse(await readFile(join(dir, 'adapter', 'adapter_config.json'), 'utf8'));
     expect(cfg.r).toBe(2);
+    // Only LoraConfig's own keys (older PEFT rejects unknown ones); ours live in the metadata.
+    expect(Object.keys(cfg).sort()).toEqual([
+      'base_model_name_or_path', 'bias', 'fan_in_fan_out', 'inference_mode', 'init_lora_weights', 'lora_alpha',
+      'lora_dropout', 'modules_to_save', 'peft_type', 'r', 'target_modules', 'task_type',
+    ]);
+    expect((await readSafetensorsFile(join(dir, 'adapter', 'adapter_model.safetensors'))).metadata['mdpo_studio.run']).toBe('7');
     expect(new RegExp(`^${cfg.target_modules}$`).test('language_model.model.layers.1.mlp.down_proj')).toBe(true);
     expect(new RegExp(`^${cfg.target_modules}$`).test('vision_tower.vision_model.encoder.layers.0.self_attn.q_proj')).toBe(false);
     const keys = [...(await readSafetensorsFile(join(dir, 'adapter', 'adapter_model.safetensors'))).tensors.keys()];
