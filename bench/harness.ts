@@ -116,6 +116,9 @@ export interface TimingRow {
   gflops: number;
   /** Achieved GFLOP/s over the same backend's large-matMul peak. */
   peakShare: number;
+  /** The same per CPU second (process CPU time): what a shared machine's load barely moves. */
+  gflopsCpu: number;
+  peakShareCpu: number;
   /** Ours only: the first step, whose reference log-probs are not yet cached. */
   firstStepMs?: number;
   tensorGrowthPerStep?: number;
@@ -142,7 +145,7 @@ export interface BenchResult {
   machine: { cpu: string; cores: number; node: string; platform: string; loadAvgStart: number[]; loadAvgEnd: number[] };
   backend: { name: string; device: string; tfjs: string; fastMatMul: boolean; shareIdentity: boolean };
   options: Omit<BenchOptions, 'log'>;
-  peak: { ours: { n: number; gflops: number }; peer: number | null };
+  peak: { ours: { n: number; gflops: number; gflopsCpu: number }; peer: number | null; peerCpu: number | null };
   peer: { available: boolean; reason: string | null; torch: string | null; threads: number | null; blas: string | null };
   parity: ParityResult[];
   rows: TimingRow[];
@@ -217,13 +220,14 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
   }
   const peakN = info.name === 'cpu' ? 384 : 1024;
   const peakOurs = measureMatMulPeak(peakN);
-  log(`matMul peak (${peakN}^3): ${peakOurs.gflops.toFixed(2)} GFLOP/s`);
+  log(`matMul peak (${peakN}^3): ${peakOurs.gflops.toFixed(2)} GFLOP/s wall, ${peakOurs.gflopsCpu.toFixed(2)} per CPU second`);
 
   const peerReason: string | null = opts.peer ? peerUnavailable() : 'disabled (--no-peer)';
   const peerAvailable = peerReason === null;
   if (!peerAvailable) log(`peer: not run — ${peerReason}`);
   const peerMeta = { torch: null as string | null, threads: null as number | null, blas: null as string | null };
   let peerPeak: number | null = null;
+  let peerPeakCpu: number | null = null;
 
   const parity: ParityResult[] = [];
   const rows: TimingRow[] = [];
@@ -301,6 +305,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
             acc.actual = p.threads;
             Object.assign(peerMeta, { torch: p.torch, threads: p.threads, blas: p.blas });
             peerPeak = Math.max(peerPeak ?? 0, p.matMulPeakGflops);
+            peerPeakCpu = Math.max(peerPeakCpu ?? 0, p.matMulPeakGflopsCpu);
             log(`peer (${p.threads} threads) ${size}/${variant} round ${round + 1}: ${p.stepMs.map((x) => x.toFixed(0)).join(' ')} ms (cpu ${p.cpuMs.map((x) => x.toFixed(0)).join(' ')})`);
           }
         }
@@ -310,6 +315,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
           stepMs: sOurs, cpuMs: summarize(ours.cpu),
           pairsPerSec: opts.batch / (sOurs.median / 1000), tokensPerSec: tokensPerStep / (sOurs.median / 1000),
           flopsPerStep: oursFlops, gflops: oursFlops / (sOurs.median * 1e6), peakShare: oursFlops / (sOurs.median * 1e6) / peakOurs.gflops,
+          gflopsCpu: oursFlops / (summarize(ours.cpu).median * 1e6), peakShareCpu: oursFlops / (summarize(ours.cpu).median * 1e6) / peakOurs.gflopsCpu,
           firstStepMs: summarize(ours.first).median,
           tensorGrowthPerStep: Math.max(...ours.tg), bytesGrowthPerStep: Math.max(...ours.bg), numTensors: ours.nt,
         });
@@ -322,6 +328,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
             stepMs: sPeer, cpuMs: summarize(acc.cpu),
             pairsPerSec: opts.batch / (sPeer.median / 1000), tokensPerSec: tokensPerStep / (sPeer.median / 1000),
             flopsPerStep: peerFlops, gflops: peerFlops / (sPeer.median * 1e6), peakShare: peerFlops / (sPeer.median * 1e6) / (peerPeak ?? NaN),
+            gflopsCpu: peerFlops / (summarize(acc.cpu).median * 1e6), peakShareCpu: peerFlops / (summarize(acc.cpu).median * 1e6) / (peerPeakCpu ?? NaN),
           });
         }
       }
@@ -369,7 +376,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, platform: `${process.platform} ${process.arch}`, loadAvgStart, loadAvgEnd: os.loadavg() },
     backend: { name: info.name, device: info.device, tfjs: tf.version_core, fastMatMul: fastMatMulInstalled(), shareIdentity: sharedIdentityInstalled() },
     options: (({ log: _log, ...rest }) => rest)(opts),
-    peak: { ours: { n: peakOurs.n, gflops: peakOurs.gflops }, peer: peerPeak },
+    peak: { ours: { n: peakOurs.n, gflops: peakOurs.gflops, gflopsCpu: peakOurs.gflopsCpu }, peer: peerPeak, peerCpu: peerPeakCpu },
     peer: { available: peerAvailable, reason: peerReason, ...peerMeta },
     parity,
     rows,

@@ -294,13 +294,15 @@ def main():
         out.update({"stepMs": wall, "cpuMs": cpu})
         # The backend's matmul peak on this machine, as for ours.
         a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-        best = math.inf
+        best, best_cpu = math.inf, math.inf
         for i in range(4):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             a @ b
             if i > 0:
                 best = min(best, time.perf_counter() - t0)
+                best_cpu = min(best_cpu, time.process_time() - c0)
         out["matMulPeakGflops"] = 2 * 1024**3 / best / 1e9
+        out["matMulPeakGflopsCpu"] = 2 * 1024**3 / max(best_cpu, 1e-6) / 1e9
     with open(os.path.join(d, f"peer-{mode}.json"), "w") as f:
         json.dump(out, f)
 

@@ -100,6 +100,7 @@ export interface PeerTiming {
   stepMs: number[];
   cpuMs: number[];
   matMulPeakGflops: number;
+  matMulPeakGflopsCpu: number;
 }
 
 export async function runPeer(dir: string, mode: 'parity', threads?: number): Promise<PeerParity>;

@@ -76,17 +76,17 @@ const f1 = (x: number | null | undefined, d = 1) => (x == null || !Number.isFini
 export function formatTable(r: BenchResult): string {
   const lines: string[] = [];
   lines.push(`machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.node}; load avg ${r.machine.loadAvgStart.map((x) => x.toFixed(1)).join(' ')} -> ${r.machine.loadAvgEnd.map((x) => x.toFixed(1)).join(' ')}`);
-  lines.push(`ours: ${r.backend.name} (${r.backend.device}), tfjs ${r.backend.tfjs}${r.backend.fastMatMul ? ', --fast-matmul' : ''}${r.backend.shareIdentity ? ', --share-identity' : ''}, matMul peak ${f1(r.peak.ours.gflops)} GFLOP/s`);
-  lines.push(r.peer.available ? `peer: torch ${r.peer.torch} (${r.peer.blas}), threads ${r.options.peerThreads.map((t) => (t === 0 ? 'default' : t)).join(' and ')}, matMul peak ${f1(r.peak.peer)} GFLOP/s` : `peer: not run (${r.peer.reason})`);
+  lines.push(`ours: ${r.backend.name} (${r.backend.device}), tfjs ${r.backend.tfjs}${r.backend.fastMatMul ? ', --fast-matmul' : ''}${r.backend.shareIdentity ? ', --share-identity' : ''}, matMul peak ${f1(r.peak.ours.gflops)} GFLOP/s (${f1(r.peak.ours.gflopsCpu)} per CPU second)`);
+  lines.push(r.peer.available ? `peer: torch ${r.peer.torch} (${r.peer.blas}), threads ${r.options.peerThreads.map((t) => (t === 0 ? 'default' : t)).join(' and ')}, matMul peak ${f1(r.peak.peer)} GFLOP/s (${f1(r.peak.peerCpu)} per CPU second)` : `peer: not run (${r.peer.reason})`);
   for (const p of r.parity) {
     lines.push(`parity ${p.size}/${p.variant}: ${p.ok ? 'OK' : 'FAILED'} — loss ${p.oursLoss.toFixed(6)} vs ${p.peerLoss.toFixed(6)}, log-prob max |d| ${p.logpMaxAbsDiff.toExponential(1)}, grad-norm rel ${p.gradNormRelDiff.toExponential(1)}`);
   }
   lines.push('');
-  lines.push('| size (params) | variant | impl | step ms median [min-max] | cpu ms median | pairs/s | tokens/s | GFLOP/step | GFLOP/s | % of matMul peak | tensors/step | bytes/step |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| size (params) | variant | impl | step ms median [min-max] | cpu ms median [min-max] | pairs/s | tokens/s | GFLOP/step | GFLOP/s (wall) | % of matMul peak (wall) | GFLOP/s (cpu) | % of peak (cpu) | tensors/step | bytes/step |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const row of r.rows) {
     lines.push(
-      `| ${row.size} (${(row.params / 1e6).toFixed(2)}M) | ${row.variant} | ${row.impl === 'ours' ? `ours (${row.backend})` : `peer (${row.backend})`} | ${fmtMs(row.stepMs)} | ${f1(row.cpuMs.median, 0)} | ${f1(row.pairsPerSec)} | ${f1(row.tokensPerSec, 0)} | ${f1(row.flopsPerStep / 1e9, 2)} | ${f1(row.gflops, 2)} | ${f1(100 * row.peakShare)} | ${row.tensorGrowthPerStep == null ? '-' : f1(row.tensorGrowthPerStep, 1)} | ${row.bytesGrowthPerStep == null ? '-' : f1(row.bytesGrowthPerStep, 0)} |`,
+      `| ${row.size} (${(row.params / 1e6).toFixed(2)}M) | ${row.variant} | ${row.impl === 'ours' ? `ours (${row.backend})` : `peer (${row.backend})`} | ${fmtMs(row.stepMs)} | ${fmtMs(row.cpuMs)} | ${f1(row.pairsPerSec)} | ${f1(row.tokensPerSec, 0)} | ${f1(row.flopsPerStep / 1e9, 2)} | ${f1(row.gflops, 2)} | ${f1(100 * row.peakShare)} | ${f1(row.gflopsCpu, 2)} | ${f1(100 * row.peakShareCpu)} | ${row.tensorGrowthPerStep == null ? '-' : f1(row.tensorGrowthPerStep, 1)} | ${row.bytesGrowthPerStep == null ? '-' : f1(row.bytesGrowthPerStep, 0)} |`,
     );
   }
   lines.push('');
