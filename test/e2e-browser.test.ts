@@ -38,7 +38,7 @@ describe.skipIf(!haveChromium)('browser mode end to end', () => {
 
   // Full-page pictures from the top (the sticky header would otherwise land mid-page).
   const shot = async (name: string) => {
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   };
 
@@ -169,7 +169,7 @@ describe.skipIf(!haveChromium)('browser mode end to end', () => {
     }
     await expect(loss.textContent()).resolves.not.toContain('Waiting for the first step');
     await waitForStep(STEPS, 300_000);
-    await expect.poll(() => page.getByTestId('run-status').textContent(), { timeout: 120_000, intervals: [1000] }).toMatch(/completed|failed/);
+    await expect.poll(() => page.getByTestId('run-status').textContent(), { timeout: 120_000, interval: 1000 }).toMatch(/completed|failed/);
     await expect(page.getByTestId('run-status').textContent()).resolves.toBe('completed');
     await expect(page.locator('[data-chart="Image conditioning"] canvas').count()).resolves.toBeGreaterThan(0);
     await shot('05-run-done');
@@ -180,7 +180,7 @@ describe.skipIf(!haveChromium)('browser mode end to end', () => {
     await page.goto(`${new URL(server.url).origin}/#/runs?ids=${runIds.join(',')}`);
     const table = page.getByTestId('runs-table');
     await expect
-      .poll(async () => ((await table.locator('.badge.failed').count()) > 0 ? 'failed' : await table.locator('.badge.completed').count()), { timeout: 300_000, intervals: [1000] })
+      .poll(async () => ((await table.locator('.badge.failed').count()) > 0 ? 'failed' : await table.locator('.badge.completed').count()), { timeout: 300_000, interval: 1000 })
       .toBe(2);
     const diff = page.getByTestId('config-diff');
     await diff.waitFor();
@@ -208,7 +208,7 @@ describe.skipIf(!haveChromium)('browser mode end to end', () => {
         .poll(async () => {
           const text = (await progress.textContent()) ?? '';
           return /failed/.test(text) ? text : (text.match(/evaluated/g) ?? []).length;
-        }, { timeout: 300_000, intervals: [1000] })
+        }, { timeout: 300_000, interval: 1000 })
         .toBe(2);
       const detail = page.getByTestId('pair-detail');
       await detail.waitFor({ timeout: 240_000 });
