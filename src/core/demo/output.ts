@@ -8,7 +8,7 @@ import type { ArmSpec } from './arms';
 import { negativeLabel, usesNegative } from './arms';
 import { markAnswer } from './marks';
 import { renderReport } from './report';
-import { METRICS, RESULTS_FORMAT, parseResults, resultsTable, summarise, trainingTable, type ArmResult, type DemoSample, type StudyResults } from './results';
+import { METRICS, RESULTS_FORMAT, parseResults, resultsTable, summarise, trainedSteps, trainingTable, type ArmResult, type DemoSample, type StudyResults } from './results';
 import type { ArmSeedResult, StudyContext } from './study';
 import { machineInfo } from './study';
 
@@ -96,7 +96,7 @@ export function resultsMarkdown(r: StudyResults): string {
     '',
     `${r.dataset.pairs} pairs (${r.dataset.questions} questions sampled from the base, ${r.dataset.dropped} ties dropped); ` +
       `${r.dataset.evalScenes} held-out scenes, ${r.dataset.heldOutPairs} held-out pairs for image reliance. ` +
-      `Training: ${st.steps ?? `${st.epochs} epochs`} steps, lr ${st.learningRate}, batch ${st.batchSize}x${st.gradAccum}, beta ${st.beta}, LoRA r${st.loraRank}/alpha ${st.loraAlpha}.`,
+      `Training: ${trainedSteps(r)}, lr ${st.learningRate}, batch ${st.batchSize}x${st.gradAccum}, beta ${st.beta}, LoRA r${st.loraRank}/alpha ${st.loraAlpha}.`,
     seeds > 1 ? `Cells: mean ± sample std over ${seeds} seeds (${(st.seeds as number[]).join(', ')}). Rates in %, image reliance in nats.` : 'One seed. Rates in %, image reliance in nats.',
     '',
     resultsTable(r.arms),

@@ -4,7 +4,7 @@
  * every trained arm, and side-by-side samples with hallucinated objects marked.
  */
 import { escapeHtml, markedHtml } from './marks';
-import { FINAL_TRAIN_METRICS, METRICS, formatSpread, formatTrain, spread, type MetricDef, type StudyResults } from './results';
+import { FINAL_TRAIN_METRICS, METRICS, formatSpread, formatTrain, spread, trainedSteps, type MetricDef, type StudyResults } from './results';
 import { lineChart, type Series } from './svg';
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#be185d', '#4d7c0f'];
@@ -114,7 +114,7 @@ export function renderReport(r: StudyResults, images: ReadonlyMap<string, string
     ['base model', String(st.baseDir ?? '')],
     ['pairs', `${r.dataset.pairs} (${r.dataset.questions} questions sampled, ${r.dataset.dropped} ties dropped; hallucinated objects: chosen ${r.dataset.chosenHallucinations}, rejected ${r.dataset.rejectedHallucinations})`],
     ['held-out', `${r.dataset.evalScenes} scenes for CHAIR/Cover/POPE, ${r.dataset.heldOutPairs} pairs for image reliance`],
-    ['training', `${st.steps ?? `${st.epochs} epochs`} steps, lr ${st.learningRate}, batch ${st.batchSize} x ${st.gradAccum}, beta ${st.beta}, LoRA r${st.loraRank}/alpha ${st.loraAlpha}, seeds ${(st.seeds as number[] | undefined)?.join(', ') ?? ''}`],
+    ['training', `${trainedSteps(r)}, lr ${st.learningRate}, batch ${st.batchSize} x ${st.gradAccum}, beta ${st.beta}, LoRA r${st.loraRank}/alpha ${st.loraAlpha}, seeds ${(st.seeds as number[] | undefined)?.join(', ') ?? ''}`],
     ['machine', `${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.backend}, Node ${r.machine.node}`],
     ['wall time', `${(r.wallSeconds / 60).toFixed(1)} min`],
   ];

@@ -220,3 +220,10 @@ export function trainingTable(arms: readonly ArmResult[]): string {
   });
   return [head, rule, ...rows].join('\n') + '\n';
 }
+
+/** "39 steps (3 epochs)" from what the runs did. */
+export function trainedSteps(r: StudyResults): string {
+  const st = r.settings as Record<string, unknown>;
+  const steps = r.arms.flatMap((a) => a.seeds.map((x) => x.steps)).find((n) => n > 0);
+  return st.steps != null ? `${st.steps} steps` : `${steps ?? '?'} steps (${st.epochs} epochs)`;
+}
