@@ -118,6 +118,16 @@ describe('mdpo CLI', () => {
     expect((await mdpo(['runs', 'resume', String(run!.id)])).code).toBe(5);
   });
 
+  it('Ctrl+C during train cancels the run (checkpoint kept) and exits 4', async () => {
+    const pending = mdpo(['train', '--dataset', '1', '--steps', '100000', '--checkpoint-every', '5', '--json']);
+    await new Promise((r) => setTimeout(r, 2500));
+    process.emit('SIGINT');
+    const r = await pending;
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('Cancelling');
+    expect(JSON.parse(r.stdout)[0].status).toBe('cancelled');
+  });
+
   it('a failed run exits 1 with the reason', async () => {
     const failed = await mdpo(['train', '--dataset', '1', '--steps', '5', '--seed', '666']);
     expect(failed.code).toBe(1);
