@@ -143,7 +143,7 @@ export interface BenchResult {
   finishedAt: string;
   command: string;
   machine: { cpu: string; cores: number; node: string; platform: string; loadAvgStart: number[]; loadAvgEnd: number[] };
-  backend: { name: string; device: string; tfjs: string; fastMatMul: boolean; shareIdentity: boolean };
+  backend: { name: string; device: string; tfjs: string; fastMatMul: boolean; shareIdentity: boolean; skipped: { name: string; reason: string }[] };
   options: Omit<BenchOptions, 'log'>;
   peak: { ours: { n: number; gflops: number; gflopsCpu: number }; peer: number | null; peerCpu: number | null };
   peer: { available: boolean; reason: string | null; torch: string | null; threads: number | null; blas: string | null };
@@ -374,7 +374,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
     finishedAt: new Date().toISOString(),
     command,
     machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, platform: `${process.platform} ${process.arch}`, loadAvgStart, loadAvgEnd: os.loadavg() },
-    backend: { name: info.name, device: info.device, tfjs: tf.version_core, fastMatMul: fastMatMulInstalled(), shareIdentity: sharedIdentityInstalled() },
+    backend: { name: info.name, device: info.device, tfjs: tf.version_core, fastMatMul: fastMatMulInstalled(), shareIdentity: sharedIdentityInstalled(), skipped: info.skipped },
     options: (({ log: _log, ...rest }) => rest)(opts),
     peak: { ours: { n: peakOurs.n, gflops: peakOurs.gflops, gflopsCpu: peakOurs.gflopsCpu }, peer: peerPeak, peerCpu: peerPeakCpu },
     peer: { available: peerAvailable, reason: peerReason, ...peerMeta },
