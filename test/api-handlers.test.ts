@@ -38,6 +38,7 @@ describe('API handlers through the validating dispatcher', () => {
       ['runs:diff', { runIds: [1] }, 'runIds'],
       ['datasets:records', { datasetId: dataset.id, limit: 10_000 }, 'limit'],
       ['datasets:import', { path: '' }, 'path'],
+      ['runs:create', { config: { datasetId: dataset.id, baseModel: '/no/such/checkpoint' } }, 'config.baseModel'],
     ];
     for (const [channel, input, field] of cases) {
       const r = await call(channel, input);

@@ -19,7 +19,9 @@ export const conflict = (message: string) => new HandlerError('conflict', messag
 /** Maps any thrown value to the wire error body. */
 export function toErrorBody(error: unknown): ApiErrorBody {
   if (error instanceof HandlerError) {
-    return { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) };
+    // Bad requests read like schema errors: "config.baseModel: No checkpoint at ...".
+    const message = error.code === 'bad_request' && error.field && !error.message.startsWith(`${error.field}: `) ? `${error.field}: ${error.message}` : error.message;
+    return { code: error.code, message, ...(error.field ? { field: error.field } : {}) };
   }
   const e = error as { name?: string; code?: unknown; message?: string };
   if (e?.name === 'SupervisorError' && (e.code === 'not_found' || e.code === 'conflict')) {

@@ -9,7 +9,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ApiChannel, ApiOutputs, AppInfo, ConfigDiff, ImageData, RunDetail, RunSummary } from '../../shared/api';
-import type { ParsedInput, TrainConfig } from '../../shared/schemas';
+import { BUILTIN_BASE, type ParsedInput, type TrainConfig } from '../../shared/schemas';
 import type { ImageRef as CoreImageRef } from '../../core/data/types';
 import { homePaths } from '../home';
 import type { RunRow, Store } from '../store';
@@ -130,6 +130,9 @@ export function createHandlers(ctx: HandlerContext) {
       const dataset = store.getDataset(config.datasetId);
       if (!dataset) throw notFound(`Dataset ${config.datasetId}`, 'config.datasetId');
       if (dataset.counts.valid === 0) throw badRequest(`Dataset ${dataset.name} has no valid records to train on.`, 'config.datasetId');
+      if (config.baseModel !== BUILTIN_BASE && !existsSync(join(config.baseModel, 'config.json'))) {
+        throw badRequest(`No checkpoint at ${config.baseModel} (expected a folder with config.json and model.safetensors).`, 'config.baseModel');
+      }
       const pairId = pair ? randomUUID() : null;
       const configs: TrainConfig[] = pair
         ? (['dpo', 'mdpo'] as const).map((variant) => ({ ...config, variant }))
