@@ -5,7 +5,7 @@
  *
  *   npm run demo                          # default settings (<= 10 min on 2 CPU cores)
  *   npm run demo -- --quick               # a few steps on a few scenes (about a minute)
- *   options: --out DIR (default demo-output) --base DIR (default resources/base-model)
+ *   options: --out DIR (default runs/demo) --base DIR (default resources/base-model)
  *            --home DIR (also write the runs into the app's run store there; default: none,
  *            or $MDPO_HOME when --store is given) --store
  *            --seed N --steps N --epochs N --lr X --pair-scenes N --eval-scenes N
@@ -20,7 +20,7 @@ import type { BackendName } from '../src/core/backend';
 
 const { values } = parseArgs({
   options: {
-    out: { type: 'string', default: 'demo-output' },
+    out: { type: 'string', default: path.join('runs', 'demo') },
     base: { type: 'string', default: path.join('resources', 'base-model') },
     quick: { type: 'boolean', default: false },
     home: { type: 'string' },

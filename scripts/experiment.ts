@@ -6,7 +6,7 @@
  *
  *   npm run experiment                                   # defaults: 3 seeds, the demo's settings
  *   npm run experiment -- --seeds 1,2,3,4,5 --steps 40 --eval-scenes 200 --workers 2
- *   options: --out DIR (default experiment-output) --base DIR --arms a,b,... --epochs N --lr X
+ *   options: --out DIR (default runs/experiment) --base DIR --arms a,b,... --epochs N --lr X
  *            --pair-scenes N --reliance-scenes N --batch-size N --grad-accum N --backend NAME
  *            --workers N (processes sharing the jobs; default 1)
  *
@@ -21,7 +21,7 @@ import type { BackendName } from '../src/core/backend';
 
 const { values } = parseArgs({
   options: {
-    out: { type: 'string', default: 'experiment-output' },
+    out: { type: 'string', default: path.join('runs', 'experiment') },
     base: { type: 'string', default: path.join('resources', 'base-model') },
     seeds: { type: 'string', default: '1,2,3' },
     arms: { type: 'string' },
