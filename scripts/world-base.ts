@@ -4,7 +4,7 @@
  *   npx tsx scripts/world-base.ts                      # train with the shipped settings, save, evaluate
  *   npx tsx scripts/world-base.ts --eval-only resources/base-model
  *   npx tsx scripts/world-base.ts --eval-only resources/base-model --pairs-out DIR --pairs-scenes 400
- *   options: --seed 1 --scenes 8000 --epochs 1 --lr 0.003 --batch 64 --out DIR
+ *   options: --seed 1 --scenes 6000 --epochs 1 --lr 0.003 --batch 64 --out DIR
  *            --snapshot-every N (save DIR/snapshots/step-N while training) --eval-scenes 300
  *
  * Seeded end to end; the same options on the same backend give the same weights.
@@ -26,7 +26,7 @@ import { evalScenes, sftScenes } from '../src/core/world/splits';
 const { values } = parseArgs({
   options: {
     seed: { type: 'string', default: '1' },
-    scenes: { type: 'string', default: '8000' },
+    scenes: { type: 'string', default: '6000' },
     epochs: { type: 'string', default: '1' },
     lr: { type: 'string', default: '0.003' },
     batch: { type: 'string', default: '64' },
