@@ -26,6 +26,12 @@ describe('judgeDescriptions', () => {
     expect(d.kept && d.why).toContain('1 unparsed ("a fuzzy blob")');
   });
 
+  it('never chooses an empty or malformed answer over a well-formed one, even one that hallucinates', () => {
+    const d = judgeDescriptions(truth, ['', 'a red circle and a purple bar.', 'a fuzzy blob.']);
+    expect(d.kept && d.chosen).toBe('a red circle and a purple bar.');
+    expect(d.kept && d.rejected).toBe('a fuzzy blob.');
+  });
+
   it('drops ties and too few samples, saying why', () => {
     expect(judgeDescriptions(truth, ['a red circle.', 'a blue square.'])).toEqual({
       kept: false,

@@ -1,6 +1,8 @@
 /**
  * Preference pairs by sampling then judging against the exact ground truth (SHAPES.md, built
  * like Silkie/VLFeedback but with a perfect judge). Answers are ranked by
+ *   0. well-formed first (no unparsed fragment, at least one object: measured on the shipped
+ *      base, an empty sample otherwise won as "chosen" for having 0 hallucinations),
  *   1. fewer hallucinated objects, 2. more ground-truth objects covered, 3. fewer unparsed
  *      fragments;
  * chosen = best, rejected = worst. When best and worst rank equal, there is no preference to
@@ -27,9 +29,19 @@ export function scoreDescription(answer: string, truth: readonly string[]): Answ
   return { answer, hallucinated: j.hallucinated, covered: j.covered, unparsed: parsed.unparsed };
 }
 
+/** Empty, or holding text outside the grammar: never worth teaching as "chosen". */
+function malformed(s: AnswerScore): number {
+  return s.unparsed.length > 0 || s.hallucinated.length + s.covered.length === 0 ? 1 : 0;
+}
+
 /** Negative when a ranks before (is better than) b. */
 function compare(a: AnswerScore, b: AnswerScore): number {
-  return a.hallucinated.length - b.hallucinated.length || b.covered.length - a.covered.length || a.unparsed.length - b.unparsed.length;
+  return (
+    malformed(a) - malformed(b) ||
+    a.hallucinated.length - b.hallucinated.length ||
+    b.covered.length - a.covered.length ||
+    a.unparsed.length - b.unparsed.length
+  );
 }
 
 function describeScore(s: AnswerScore, truthCount: number): string {
