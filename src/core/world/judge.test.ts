@@ -27,7 +27,7 @@ describe('judgeDescriptions', () => {
   });
 
   it('never chooses an empty or malformed answer over a well-formed one, even one that hallucinates', () => {
-    const d = judgeDescriptions(truth, ['', 'a red circle and a purple bar.', 'a fuzzy blob.']);
+    const d = judgeDescriptions(truth, ['', 'a red circle and a purple bar.', 'a fuzzy blob.', '']);
     expect(d.kept && d.chosen).toBe('a red circle and a purple bar.');
     expect(d.kept && d.rejected).toBe('a fuzzy blob.');
   });
@@ -37,7 +37,7 @@ describe('judgeDescriptions', () => {
       kept: false,
       why: 'all 2 samples tie: 0 hallucinated, covers 1/3',
     });
-    expect(judgeDescriptions(truth, ['a red circle.'])).toEqual({ kept: false, why: 'needs at least 2 samples, got 1' });
+    expect(judgeDescriptions(truth, ['a red circle.', ' '])).toEqual({ kept: false, why: 'needs at least 2 non-empty samples, got 1 of 2' });
   });
 
   it('scores a sample against the truth', () => {

@@ -52,8 +52,10 @@ function describeScore(s: AnswerScore, truthCount: number): string {
 }
 
 /** Best and worst of several sampled descriptions of one image, or why there is no pair. */
-export function judgeDescriptions(truth: readonly string[], answers: readonly string[]): PairDecision {
-  if (answers.length < 2) return { kept: false, why: `needs at least 2 samples, got ${answers.length}` };
+export function judgeDescriptions(truth: readonly string[], all: readonly string[]): PairDecision {
+  // Empty samples teach nothing either way, and dataset validation rejects empty fields.
+  const answers = all.filter((a) => a.trim() !== '');
+  if (answers.length < 2) return { kept: false, why: `needs at least 2 non-empty samples, got ${answers.length} of ${all.length}` };
   // Stable sort: among equals the earliest sample wins, so the result is deterministic.
   const ranked = answers.map((a) => scoreDescription(a, truth)).sort(compare);
   const best = ranked[0];
@@ -70,7 +72,8 @@ export function judgeDescriptions(truth: readonly string[], answers: readonly st
 }
 
 /** A yes/no question: chosen = a correct sample, rejected = a wrong one, if both occur. */
-export function judgeYesNo(label: 'yes' | 'no', answers: readonly string[]): PairDecision {
+export function judgeYesNo(label: 'yes' | 'no', all: readonly string[]): PairDecision {
+  const answers = all.filter((a) => a.trim() !== '');
   const right = answers.find((a) => parsePopeAnswer(a) === label);
   const wrong = answers.find((a) => parsePopeAnswer(a) !== label);
   if (right === undefined || wrong === undefined) {
