@@ -244,8 +244,11 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
         const shape = batchShape(source, range(opts.batch));
         const exDir = join(work, `${size}-${variant}`);
 
+        // The peer implements the image-conditioned variants with the anchor on y_w (the paper's).
+        const peerFits = peerAvailable && objective.useImage && objective.anchor === 'chosen';
+        if (peerAvailable && !peerFits) log(`peer: skipped for ${variant} (it implements image-conditioned variants with the anchor on y_w only)`);
         // 1. Parity: same weights (LoRA B random so policy != reference), same inputs.
-        if (peerAvailable) {
+        if (peerFits) {
           const model = buildModel({ config, loraRank: opts.loraRank, seed: 1, loraBStd: 0.02 });
           try {
             await writeExchange(exDir, model, source, opts.batch, {
@@ -298,7 +301,7 @@ export async function runBenchmark(opts: BenchOptions, command: string): Promise
           } finally {
             model.dispose();
           }
-          for (const [threads, acc] of peerAvailable ? peer : []) {
+          for (const [threads, acc] of peerFits ? peer : []) {
             const p = await runPeer(exDir, 'time', threads);
             acc.ms.push(...p.stepMs);
             acc.cpu.push(...p.cpuMs);
