@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../src/main/api/dispatch';
 import { openBackend } from '../src/main/backend-context';
 import type { ApiEvent, RunSummary } from '../src/shared/api';
-import { baseModelForTest } from './e2e/base-model';
+import { SHIPPED_BASE, baseModelForTest } from './e2e/base-model';
 import { REPO_ROOT, tempDir } from './api-fixtures';
 
 const tmp = tempDir('mdpo-demo-');
@@ -30,8 +30,10 @@ describe('demo:start', () => {
     const appRoot = join(tmp.dir, 'app');
     mkdirSync(join(appRoot, 'resources'), { recursive: true });
     cpSync(join(REPO_ROOT, 'package.json'), join(appRoot, 'package.json'));
-    // An untrained world-size base (the shipped one may not be built yet): the pipeline, not the numbers.
-    await baseModelForTest(join(appRoot, 'resources', 'base-model'));
+    // The shipped base when this checkout has it, else an untrained world-size base: the
+    // pipeline is under test here, not the numbers.
+    const target = join(appRoot, 'resources', 'base-model');
+    if ((await baseModelForTest(target)) === null) cpSync(SHIPPED_BASE, target, { recursive: true });
     const b = openBackend({ home: join(tmp.dir, 'home'), mode: 'cli', appRoot });
     const events: ApiEvent[] = [];
     const finished = new Promise<ApiEvent>((resolve) =>
