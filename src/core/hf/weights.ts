@@ -7,9 +7,12 @@
  * model.safetensors.index.json ({"weight_map": {tensor: shard file}}). Every path that a
  * file inside the folder names is checked to stay inside the folder.
  */
-import { open, readFile, realpath } from 'node:fs/promises';
+import { open, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { bf16ToF32, f16ToF32 } from '../model/safetensors';
+import { readJsonFile } from '../model/checkpoint';
+
+export { readJsonFile };
 
 export const SINGLE_WEIGHTS = 'model.safetensors';
 export const SHARD_INDEX = 'model.safetensors.index.json';
@@ -41,20 +44,6 @@ export async function insideFolder(dir: string, name: string, what: string): Pro
   const realRel = relative(realRoot, realFull);
   if (realRel.startsWith('..') || isAbsolute(realRel)) throw new Error(`${what}: ${JSON.stringify(name)} points outside the model folder ${dir}`);
   return full;
-}
-
-export async function readJsonFile(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new Error(`Cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path} is not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
 }
 
 /** The header of one safetensors file: tensor name -> where its bytes are. */

@@ -50,7 +50,8 @@ export async function readSafetensorsFile(path: string) {
   return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
 }
 
-async function readJson(path: string): Promise<unknown> {
+/** Reads and parses a JSON file; errors name the file (unreadable vs not JSON). */
+export async function readJsonFile(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -92,7 +93,7 @@ export async function saveCheckpoint(dir: string, model: Vlm, opts: SaveOptions 
 /** Reads a folder written by saveCheckpoint; every expected tensor must be there with its shape. */
 export async function loadCheckpoint(dir: string): Promise<{ model: Vlm; tokenizer: WordTokenizer | null }> {
   const cfgPath = join(dir, CONFIG_FILE);
-  const raw = (await readJson(cfgPath)) as { format?: unknown; vlm?: VlmConfig };
+  const raw = (await readJsonFile(cfgPath)) as { format?: unknown; vlm?: VlmConfig };
   if (raw?.format !== FORMAT || !raw.vlm) {
     throw new Error(`${cfgPath}: not an mDPO Studio checkpoint (format ${String(raw?.format)}); Hugging Face folders load through the real-checkpoint loader`);
   }
@@ -124,7 +125,7 @@ export async function loadCheckpoint(dir: string): Promise<{ model: Vlm; tokeniz
   }
   let tokenizer: WordTokenizer | null = null;
   const tokPath = join(dir, TOKENIZER_FILE);
-  const tokJson = await readJson(tokPath).catch((e: Error) => (e.message.startsWith('Cannot read') ? null : Promise.reject(e)));
+  const tokJson = await readJsonFile(tokPath).catch((e: Error) => (e.message.startsWith('Cannot read') ? null : Promise.reject(e)));
   if (tokJson) tokenizer = WordTokenizer.fromJSON(tokJson, tokPath);
   return { model: new Vlm(config, store), tokenizer };
 }
@@ -170,7 +171,7 @@ const META_PREFIX = 'mdpo_studio.';
 export async function loadAdapter(dir: string, model: Vlm): Promise<LoraState> {
   if (model.lora) throw new Error('This model already has LoRA adapters; call removeLora() first');
   const cfgPath = join(dir, ADAPTER_CONFIG_FILE);
-  const raw = (await readJson(cfgPath)) as Record<string, unknown>;
+  const raw = (await readJsonFile(cfgPath)) as Record<string, unknown>;
   const wPath = join(dir, ADAPTER_WEIGHTS_FILE);
   const file = await readSafetensorsFile(wPath);
   const ourNames = file.metadata[`${META_PREFIX}target_module_names`];
