@@ -10,31 +10,15 @@ import { openBackend, type Backend } from './backend-context';
 import { resolveHome } from './home';
 import { isTrustedSender, registerIpc, type IpcMainLike } from './ipc';
 import { utilityTrainer } from './trainer/utility-launch';
+import { createAppWindow } from './window';
 
 function createWindow(): BrowserWindow {
-  const win = new BrowserWindow({
-    width: 1280,
-    height: 820,
-    show: false,
-    title: 'mDPO Studio',
-    webPreferences: {
-      preload: join(__dirname, '../preload/index.cjs'),
-      contextIsolation: true,
-      nodeIntegration: false,
-      sandbox: true,
-    },
+  return createAppWindow({
+    create: (options) => new BrowserWindow(options),
+    openExternal: (url) => shell.openExternal(url),
+    rendererUrl: process.env.ELECTRON_RENDERER_URL,
+    mainDir: __dirname,
   });
-  win.once('ready-to-show', () => win.show());
-  // Navigation and new windows are blocked; external links open in the system browser.
-  win.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
-    return { action: 'deny' };
-  });
-  win.webContents.on('will-navigate', (event) => event.preventDefault());
-
-  if (process.env.ELECTRON_RENDERER_URL) void win.loadURL(process.env.ELECTRON_RENDERER_URL);
-  else void win.loadFile(join(__dirname, '../renderer/index.html'));
-  return win;
 }
 
 /** The renderer's own address: IPC from anywhere else is refused. */
