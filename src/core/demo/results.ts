@@ -203,7 +203,8 @@ export const FINAL_TRAIN_METRICS = [
 /** Training values span 1e-4..10: three significant digits (mean ± std over seeds). */
 export function formatTrain(s: { mean: number; std: number; n: number }): string {
   const f = (v: number) => (v === 0 ? '0' : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3));
-  return s.n > 1 ? `${f(s.mean)} ± ${f(s.std)}` : f(s.mean);
+  const g = (v: number) => (v === 0 ? '0' : Math.abs(v) >= 10 ? v.toFixed(1) : v.toPrecision(2));
+  return s.n > 1 ? `${f(s.mean)} ± ${g(s.std)}` : f(s.mean);
 }
 
 export function trainingTable(arms: readonly ArmResult[]): string {
