@@ -7,7 +7,7 @@ import { escapeHtml, markedHtml } from './marks';
 import { FINAL_TRAIN_METRICS, METRICS, formatSpread, formatTrain, spread, trainedSteps, type MetricDef, type StudyResults } from './results';
 import { lineChart, type Series } from './svg';
 
-const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#be185d', '#4d7c0f'];
+const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#a16207', '#4d7c0f'];
 
 const CURVES: readonly { name: string; title: string }[] = [
   { name: 'loss', title: 'loss (total)' },
@@ -132,6 +132,7 @@ ${resultsHtml(r)}
 <p class="muted small">Rates in %, image reliance = mean logp(y_w|m) − logp(y_w|m') in nats on held-out pairs (m' = crop 1-20%). Bold: best arm in the row.</p>
 <h2>Training curves${seeds > 1 ? ' (first seed)' : ''}</h2>
 <div class="charts">${chartsHtml(r)}</div>
+<p class="muted small">Every term is computed for every run where its inputs exist, including terms a variant does not train on (DPO's loss/anchor is a diagnostic, not part of its loss); m' is scored only by variants with a conditional term.</p>
 <h2>Training diagnostics</h2>
 ${trainingHtml(r)}
 <h2>Samples</h2>

@@ -27,7 +27,23 @@ function tickLabel(v: number, step: number): string {
 export function lineChart(series: readonly Series[], o: ChartOptions): string {
   const W = o.width ?? 360;
   const H = o.height ?? 200;
-  const m = { left: 48, right: 10, top: 34, bottom: 26 };
+  // Legend items left to right, wrapping to a new row when the chart is too narrow.
+  const legendItems: { x: number; row: number; s: Series }[] = [];
+  {
+    let x = 48;
+    let row = 0;
+    for (const s of series) {
+      const w = 20 + s.name.length * 6.2;
+      if (x + w > W - 10 && x > 48) {
+        row++;
+        x = 48;
+      }
+      legendItems.push({ x, row, s });
+      x += w;
+    }
+  }
+  const rows = legendItems.length ? legendItems[legendItems.length - 1].row + 1 : 1;
+  const m = { left: 48, right: 10, top: 24 + 10 * rows, bottom: 26 };
   const pts = series.flatMap((s) => s.steps.map((x, i) => [x, s.values[i]] as const).filter((p): p is readonly [number, number] => p[1] != null && Number.isFinite(p[1])));
   const title = `<text x="${m.left}" y="14" class="ct">${escapeHtml(o.title)}</text>`;
   if (pts.length === 0) {
@@ -63,11 +79,9 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
       .join(' ');
     return `<polyline fill="none" stroke="${s.color}" stroke-width="1.6" points="${d}"><title>${escapeHtml(s.name)}</title></polyline>`;
   });
-  let lx = m.left;
-  const legend = series.map((s) => {
-    const item = `<rect x="${lx}" y="21" width="10" height="3" fill="${s.color}"/><text x="${lx + 13}" y="26" class="cl">${escapeHtml(s.name)}</text>`;
-    lx += 18 + s.name.length * 5.6;
-    return item;
+  const legend = legendItems.map(({ x, row, s }) => {
+    const y = 21 + 10 * row;
+    return `<rect x="${x}" y="${y}" width="10" height="3" fill="${s.color}"/><text x="${x + 13}" y="${y + 5}" class="cl">${escapeHtml(s.name)}</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeHtml(o.title)}">${title}${legend.join('')}${grid.join('')}${lines.join('')}</svg>`;
 }
