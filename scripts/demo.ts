@@ -6,8 +6,8 @@
  *   npm run demo                          # default settings (<= 10 min on 2 CPU cores)
  *   npm run demo -- --quick               # a few steps on a few scenes (about a minute)
  *   options: --out DIR (default runs/demo) --base DIR (default resources/base-model)
- *            --home DIR (also write the runs into the app's run store there; default: none,
- *            or $MDPO_HOME when --store is given) --store
+ *            --home DIR (also write the runs into the app's run store in DIR)
+ *            --store (the same, into $MDPO_HOME or ~/.mdpo-studio)
  *            --seed N --steps N --epochs N --lr X --pair-scenes N --eval-scenes N
  *            --reliance-scenes N --batch-size N --grad-accum N --backend NAME --samples N
  *            --screenshot PNG (also save a picture of the report; needs Debian's chromium)
