@@ -65,6 +65,10 @@ describe('demo:start', () => {
       expect(page!.total).toBeGreaterThan(0);
       const img = await dispatch(b.handlers, 'images:get', { ref: page!.items[0]!.image });
       expect(img.ok).toBe(true);
+      // The demo keeps each run's adapters with the run: the app can ask it a new question.
+      const asked = await dispatch(b.handlers, 'runs:ask', { runId: run.id, image: page!.items[0]!.image, question: 'Describe the image.' });
+      expect(asked.ok, JSON.stringify(asked)).toBe(true);
+      expect(typeof (asked.ok && (asked.value as { answer: string }).answer)).toBe('string');
     }
     await b.close();
   });

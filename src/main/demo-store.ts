@@ -10,7 +10,7 @@
  *   s.close();
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StudyHooks } from '../core/demo/study';
 import { ensureHome, resolveHome, type HomePaths } from './home';
@@ -77,6 +77,9 @@ export function demoStoreHooks(store: Store, paths: HomePaths): { hooks: StudyHo
     onRunEnd: (run, r) => {
       const id = state.runIds.get(key(run.arm.name, run.seed));
       if (id === undefined) return;
+      // The adapters go where every run keeps them, so ask/evaluate/export work on demo runs too.
+      const row = store.getRun(id);
+      if (r.status === 'completed' && r.adapterDir && row) cpSync(r.adapterDir, join(row.runDir, 'adapter'), { recursive: true });
       store.flushMetrics();
       store.updateRun(id, { status: r.status, step: r.steps, finishedAt: now(), ownerPid: null, error: r.error ?? null });
     },

@@ -21,7 +21,7 @@ import { describeBackend, initBackend, type BackendInfo, type BackendName } from
 import { createPreferenceSource, importDataset, makeNegative, DEFAULT_NEGATIVE, strategyFromConfig, type DatasetPreferenceSource } from '../data';
 import type { ImportResult } from '../data';
 import { imageReliance, type RelianceReport } from '../eval/reliance';
-import { loadCheckpoint } from '../model/checkpoint';
+import { loadCheckpoint, saveAdapter } from '../model/checkpoint';
 import { LORA_TARGETS_ALL } from '../model/lora';
 import type { Vlm } from '../model/model';
 import type { WordTokenizer } from '../model/tokenizer';
@@ -137,7 +137,11 @@ export interface StudyHooks {
   onDataset?: (d: DatasetInfo) => void | Promise<void>;
   onRunStart?: (run: ArmRunInfo) => void | Promise<void>;
   onStep?: (run: ArmRunInfo, e: StepEvent) => void;
-  onRunEnd?: (run: ArmRunInfo, r: { status: 'completed' | 'failed' | 'cancelled'; steps: number; error?: SerializedError }) => void | Promise<void>;
+  /**
+   * `adapterDir`: where a completed run's LoRA adapters were saved (PEFT layout), so a driver can
+   * keep them with the run (the app then asks, evaluates and exports it like any other run).
+   */
+  onRunEnd?: (run: ArmRunInfo, r: { status: 'completed' | 'failed' | 'cancelled'; steps: number; error?: SerializedError; adapterDir?: string }) => void | Promise<void>;
   onEvaluated?: (run: ArmRunInfo, e: ArmEvaluated) => void | Promise<void>;
   signal?: AbortSignal;
 }
@@ -474,7 +478,9 @@ export async function runArm(ctx: StudyContext, arm: ArmSpec, seed: number, hook
       } finally {
         hooks.signal?.removeEventListener('abort', onAbort);
       }
-      await hooks.onRunEnd?.(info, { status: 'completed', steps });
+      const adapterDir = path.join(s.outDir, 'adapters', `${arm.name}-s${seed}`);
+      await saveAdapter(adapterDir, model, { arm: arm.name, seed, steps });
+      await hooks.onRunEnd?.(info, { status: 'completed', steps, adapterDir });
     }
     const evaluated = await evaluateModel(ctx, model, `eval ${tag}`, hooks);
     await hooks.onEvaluated?.(info, { metrics: evaluated.metrics, rows: evaluationRows(evaluated.metrics, base?.metrics), outputs: evaluated.outputs });
