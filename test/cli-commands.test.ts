@@ -95,8 +95,10 @@ describe('mdpo CLI', () => {
     writeFileSync(config, JSON.stringify({ datasetId: 1, maxSteps: 4, checkpointEvery: 2, variant: 'dpo' }));
     const train = await mdpo(['train', '--config', config, '--variant', 'mdpo', '--seed', '3', '--json']);
     expect(train.code).toBe(0);
-    const [run] = JSON.parse(train.stdout) as { id: number; status: string; step: number; variant: string }[];
+    const [run] = JSON.parse(train.stdout) as { id: number; status: string; step: number; variant: string; backend: string }[];
     expect(run).toMatchObject({ status: 'completed', step: 4, variant: 'mdpo' });
+    // The run carries the backend its trainer reported (this file's stand-in engine says 'fixture').
+    expect(run!.backend).toBe('fixture');
 
     const show = await mdpo(['runs', 'show', String(run!.id), '--json']);
     expect(JSON.parse(show.stdout).config.seed).toBe(3);

@@ -154,7 +154,7 @@ async function follow(backend: Backend, runs: RunSummary[], io: Io, json: boolea
     const statuses = await Promise.all(runs.map((r) => backend.supervisor.waitFor(r.id)));
     const finals = await Promise.all(runs.map((r) => call(backend, 'runs:get', { runId: r.id })));
     if (json) io.out(JSON.stringify(finals, null, 2) + '\n');
-    else for (const f of finals) io.out(`run ${f.id} (${f.name}): ${f.status} at step ${f.step}${f.error ? ` - ${f.error.message}` : ''}\n`);
+    else for (const f of finals) io.out(`run ${f.id} (${f.name}): ${f.status} at step ${f.step}${f.backend ? ` on ${f.backend}` : ''}${f.error ? ` - ${f.error.message}` : ''}\n`);
     if (statuses.some((s) => s === 'failed')) return EXIT.failure;
     if (statuses.some((s) => s !== 'completed')) return EXIT.interrupted;
     return EXIT.ok;
