@@ -476,16 +476,11 @@ export class Supervisor {
         this.setStatus(runId, 'running', null);
         break;
       case 'done':
-        l.terminal = true;
-        this.flush();
-        this.store.updateRun(runId, { step: m.step });
-        this.setStatus(runId, 'completed', null);
-        break;
       case 'cancelled':
         l.terminal = true;
         this.flush();
         this.store.updateRun(runId, { step: m.step });
-        this.setStatus(runId, 'cancelled', null);
+        this.setStatus(runId, m.type === 'done' ? 'completed' : 'cancelled', null);
         break;
       case 'failed':
         l.terminal = true;
