@@ -197,16 +197,7 @@ export class Supervisor {
     if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
     if (run.status !== 'completed') throw new SupervisorError(`Run ${runId} is ${run.status}; only a completed run can be evaluated.`, 'conflict');
     if (this.evaluating.has(runId)) throw new SupervisorError(`Run ${runId} is already being evaluated.`, 'conflict');
-    const job: TrainJob = {
-      runId,
-      config: run.config,
-      runDir: run.runDir,
-      home: this.options.home,
-      dataset: null,
-      appRoot: this.options.appRoot ?? process.cwd(),
-      resumeFrom: null,
-      task: { kind: 'evaluate', ...task },
-    };
+    const job = this.runTaskJob(run, { kind: 'evaluate', ...task });
     const handle = this.options.launcher(this.options.trainerEnv);
     const out = new Sequencer<ParentMessage>();
     let error: SerializedError | null = null;
@@ -339,20 +330,25 @@ export class Supervisor {
     return this.demo !== null;
   }
 
-  /** One greedy answer of a completed run's model about an image, from a short-lived trainer process. */
-  ask(runId: number, image: CoreImageRef, question: string, maxTokens: number): Promise<string> {
-    const run = this.store.getRun(runId);
-    if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
-    const job: TrainJob = {
-      runId,
+  /** A job that works on a finished run's model (evaluate, ask): no dataset, nothing to resume. */
+  private runTaskJob(run: { id: number; config: TrainJob['config']; runDir: string }, task: NonNullable<TrainJob['task']>): TrainJob {
+    return {
+      runId: run.id,
       config: run.config,
       runDir: run.runDir,
       home: this.options.home,
       dataset: null,
       appRoot: this.options.appRoot ?? process.cwd(),
       resumeFrom: null,
-      task: { kind: 'ask', image, question, maxTokens },
+      task,
     };
+  }
+
+  /** One greedy answer of a completed run's model about an image, from a short-lived trainer process. */
+  ask(runId: number, image: CoreImageRef, question: string, maxTokens: number): Promise<string> {
+    const run = this.store.getRun(runId);
+    if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
+    const job = this.runTaskJob(run, { kind: 'ask', image, question, maxTokens });
     const handle = this.options.launcher(this.options.trainerEnv);
     const out = new Sequencer<ParentMessage>();
     this.asking.add(handle);
