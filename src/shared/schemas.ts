@@ -77,6 +77,11 @@ export const trainConfigSchema = z.object({
   adamBeta2: z.number().gt(0).lt(1).default(0.98),
   maxGradNorm: z.number().positive().default(1),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  /**
+   * Hold out this many records of the dataset for evaluation (drawn with `seed`, the same ones
+   * on every resume): never trained on; they become an evaluation set of the run.
+   */
+  holdOut: z.number().int().min(0).max(1_000_000).default(0),
   backend: z.enum(BACKEND_CHOICES).default('auto'),
   /** Optimizer steps between checkpoints (0 = only at the end). */
   checkpointEvery: z.number().int().min(0).default(25),

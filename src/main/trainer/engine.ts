@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { initBackend, type BackendName } from '../../core/backend';
 import { ImageCache } from '../../core/data/image-cache';
 import type { NegativeStrategy } from '../../core/data/negatives';
+import { splitHeldOut } from '../../core/data/holdout';
 import { createPreferenceSource } from '../../core/data/source';
 import type { PreferenceRecord } from '../../core/data/types';
 import { loadCheckpoint, saveAdapter } from '../../core/model/checkpoint';
@@ -48,7 +49,10 @@ export const engine: Engine = async (job, hooks) => {
   });
   if (!tokenizer) throw new Error(`The base model ${dir} has no tokenizer.json.`);
 
-  const records = JSON.parse(await readFile(job.dataset.recordsFile, 'utf8')) as PreferenceRecord[];
+  const all = JSON.parse(await readFile(job.dataset.recordsFile, 'utf8')) as PreferenceRecord[];
+  // Held-out records (config.holdOut, seeded) are for evaluation only: never trained on.
+  const { train: records, heldOut } = splitHeldOut(all, config.holdOut ?? 0, config.seed);
+  if (heldOut.length > 0) hooks.log(`held out ${heldOut.length} record(s) for evaluation: ${heldOut.map((r) => r.id).join(', ')}`);
   const imageSize = model.config.vision.imageSize;
   const source = await createPreferenceSource(records, {
     tokenizer,
