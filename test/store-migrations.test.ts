@@ -26,9 +26,27 @@ describe('store migrations', () => {
     expect(store.db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(store.schemaVersion()).toBe(LATEST_VERSION);
     const rows = store.db.prepare('SELECT version, app_version FROM schema_migrations').all();
-    expect(rows).toEqual([{ version: 1, app_version: '1.2.3' }]);
+    expect(rows).toEqual([
+      { version: 1, app_version: '1.2.3' },
+      { version: 2, app_version: '1.2.3' },
+    ]);
     const tables = store.db.prepare("SELECT name, strict FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'").all() as { name: string; strict: number }[];
-    expect(tables.map((t) => t.name).sort()).toEqual(['checkpoints', 'datasets', 'evaluations', 'metrics', 'outputs', 'runs', 'schema_migrations']);
+    expect(tables.map((t) => t.name).sort()).toEqual([
+      'answer_jobs',
+      'answer_marks',
+      'answers',
+      'checkpoints',
+      'datasets',
+      'eval_items',
+      'eval_sets',
+      'evaluations',
+      'judgment_log',
+      'metrics',
+      'outputs',
+      'runs',
+      'schema_migrations',
+      'verdicts',
+    ]);
     for (const t of tables) expect(t.strict, t.name).toBe(1);
     // STRICT: a text in an INTEGER column is refused, not coerced.
     expect(() => store.db.prepare("INSERT INTO checkpoints VALUES (1, 'x', 'p', 'now')").run()).toThrow();
@@ -42,7 +60,7 @@ describe('store migrations', () => {
     a.close();
     const b = Store.open(path);
     expect(b.getDataset(id)?.counts.records).toBe(2);
-    expect(b.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: 1 });
+    expect(b.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: LATEST_VERSION });
     b.close();
   });
 
