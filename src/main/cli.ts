@@ -45,6 +45,8 @@ Usage: mdpo <command> [options]
                                       --pair runs dpo and mdpo with the same settings
       --beta --delta --lr --epochs --batch-size --grad-accum --seed --steps
       --checkpoint-every --backend --base <checkpoint folder> --name <name>
+      --engine <tfjs|torch>           torch: PyTorch + transformers + PEFT on a Hugging Face folder (--base)
+      --python <interpreter>          the torch engine's Python (default $MDPO_PYTHON, .venv, python3)
   runs list                           list runs
   runs show <id>                      one run: config, status, latest metrics, checkpoints
   runs resume <id>                    continue an interrupted/failed/cancelled run in the foreground
@@ -56,6 +58,7 @@ Usage: mdpo <command> [options]
   demo [--quick]                      the built-in demo (shipped base -> pairs -> dpo vs mdpo ->
                                       exact metrics), recorded in the store like any runs
   serve [--port N] [--renderer <dir>] browser mode on 127.0.0.1 (prints the URL with its token)
+  doctor [--python <interpreter>]     the torch engine's Python, packages and devices (exit 1 when not ready)
   help                                this text
 
 Options for every command:
@@ -205,6 +208,8 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
         scenes: { type: 'string' },
         quick: { type: 'boolean' },
         renderer: { type: 'string' },
+        engine: { type: 'string' },
+        python: { type: 'string' },
       },
     });
   } catch (error) {
@@ -270,6 +275,8 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
           checkpointEvery: num('checkpoint-every', flags['checkpoint-every']),
           backend: flags.backend,
           baseModel: flags.base ? resolve(flags.base) : undefined,
+          engine: flags.engine,
+          torch: flags.python ? { ...(base.torch as Record<string, unknown> | undefined), python: resolve(flags.python) } : undefined,
         };
         const config = { ...base, ...Object.fromEntries(Object.entries(over).filter(([, v]) => v !== undefined)) };
         if (config.datasetId === undefined) throw usage('train needs --dataset <id> (or datasetId in --config).');
@@ -383,6 +390,14 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
         return f.state === 'done' ? EXIT.ok : f.state === 'cancelled' ? EXIT.interrupted : EXIT.failure;
       }
 
+      case 'doctor': {
+        const { runDoctor, formatDoctor } = await import('./python/doctor');
+        const { defaultAppRoot } = await import('./backend-context');
+        const report = await runDoctor({ appRoot: defaultAppRoot(), explicit: flags.python ?? null });
+        print(report, () => formatDoctor(report));
+        return report.ok ? EXIT.ok : EXIT.failure;
+      }
+
       case 'serve': {
         const { startServer } = await import('./server');
         const { defaultAppRoot } = await import('./backend-context');
@@ -392,6 +407,7 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
           handlers: b.handlers,
           subscribe: b.subscribe,
           rendererDir: flags.renderer ? resolve(flags.renderer) : join(defaultAppRoot(), 'out', 'renderer'),
+          docsDir: join(defaultAppRoot(), 'docs'),
           port: num('port', flags.port),
         });
         print({ url: srv.url, port: srv.port, token: srv.token, home }, () => `mDPO Studio (browser mode), data in ${home}\nOpen ${srv.url}\nCtrl+C stops the server.\n`);

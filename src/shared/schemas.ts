@@ -20,6 +20,10 @@ export const ANCHOR_PLACEMENTS = ['chosen', 'chosen+rejected', 'chosen+rejected+
 export const NEGATIVE_STRATEGIES = ['crop', 'random-image', 'augment'] as const;
 export const SCHEDULES = ['cosine', 'linear', 'constant'] as const;
 export const BACKEND_CHOICES = ['auto', 'cuda', 'webgpu', 'webgpu-software', 'tfjs-node', 'wasm', 'cpu'] as const;
+/** Which engine trains a run: tfjs (src/core, in Node) or torch (python/mdpo_torch: PyTorch + transformers + PEFT). */
+export const ENGINES = ['tfjs', 'torch'] as const;
+export const TORCH_DEVICES = ['auto', 'cuda', 'mps', 'cpu'] as const;
+export const TORCH_PRECISIONS = ['auto', 'bf16', 'fp32'] as const;
 
 /** Which base model a run starts from: the built-in world's shipped base, or a checkpoint folder. */
 export const BUILTIN_BASE = 'builtin:world-base' as const;
@@ -44,6 +48,24 @@ export const loraSchema = z.object({
   dropout: z.number().min(0).max(0.9).default(0),
   /** Empty = every linear layer of the language model (the paper's choice). */
   targets: z.array(z.string().min(1)).default([]),
+});
+
+/** Settings only the torch engine reads (python/PROTOCOL.md, section 3); `backend` is the tfjs engine's. */
+export const torchSchema = z.object({
+  /** The interpreter; null = $MDPO_PYTHON, else <app>/.venv, else python3 on PATH (`mdpo doctor`). */
+  python: z.string().min(1).nullable().default(null),
+  /** Filled in by the supervisor: the run's folder of m and m' PNGs (never set by hand). */
+  negativesDir: z.string().min(1).nullable().default(null),
+  /** Side of the square m and m' images; null = the model's processor size where the app reads the folder, else 448. */
+  imageSize: z.number().int().min(8).max(4096).nullable().default(null),
+  maxLength: z.number().int().min(8).max(1 << 20).default(2048),
+  maxPromptLength: z.number().int().min(1).max(1 << 20).default(1024),
+  maxAnswerLength: z.number().int().min(2).max(1 << 20).default(1024),
+  /** auto: bf16 autocast where the device supports it, fp32 otherwise and on CPU. */
+  precision: z.enum(TORCH_PRECISIONS).default('auto'),
+  /** auto: CUDA, else Apple MPS, else CPU. */
+  device: z.enum(TORCH_DEVICES).default('auto'),
+  gradientCheckpointing: z.boolean().default(true),
 });
 
 export const trainConfigSchema = z.object({
@@ -87,6 +109,13 @@ export const trainConfigSchema = z.object({
   checkpointEvery: z.number().int().min(0).default(25),
   /** Stop after this many optimizer steps (null = epochs decide). */
   maxSteps: z.number().int().positive().nullable().default(null),
+  /** tfjs: the embedded engine (built-in world, small models, no Python); torch: real VLMs on GPUs. */
+  engine: z.enum(ENGINES).default('tfjs'),
+  torch: torchSchema.prefault({}),
+}).superRefine((c, ctx) => {
+  if (c.engine === 'torch' && c.baseModel === BUILTIN_BASE) {
+    ctx.addIssue({ code: 'custom', path: ['baseModel'], message: 'The torch engine trains a Hugging Face checkpoint folder; the built-in world base runs on the tfjs engine.' });
+  }
 });
 
 /** What a caller sends (defaults optional). */
@@ -107,6 +136,7 @@ export const inputSchemas = {
     kind: z.enum(['file', 'folder']),
     title: z.string().max(200).optional(),
   }),
+  'app:doctor': z.object({ refresh: z.boolean().default(false) }).prefault({}),
 
   'datasets:import': z.object({
     path: z.string().min(1),

@@ -100,6 +100,9 @@ export function createHandlers(ctx: HandlerContext) {
     throw badRequest(`Unknown image reference "${ref}"; expected record:<datasetId>:<index> or output:<id>.`, 'ref');
   };
 
+  // The probe imports torch (seconds): one run per backend unless asked to refresh.
+  let doctor: Promise<ApiOutputs['app:doctor']> | null = null;
+
   const handlers = {
     'app:info': async () =>
       (await import('../app-info')).appInfo(ctx.appRoot, ctx.mode, {
@@ -108,6 +111,13 @@ export function createHandlers(ctx: HandlerContext) {
         features: { ...FEATURES, demo: existsSync(join(ctx.appRoot, 'resources', 'base-model', 'config.json')) },
       }),
     'app:pickPath': async (input) => (ctx.pickPath ? ctx.pickPath(input) : null),
+    'app:doctor': async ({ refresh }) => {
+      if (refresh || !doctor) doctor = import('../python/doctor').then((m) => m.runDoctor({ appRoot: ctx.appRoot }));
+      return doctor.catch((error: unknown) => {
+        doctor = null;
+        throw error;
+      });
+    },
 
     'datasets:import': async (input) => {
       const detail = await (await ds()).import(input);

@@ -15,6 +15,7 @@ import type { ImageRef as CoreImageRef } from '../../core/data/types';
 import { trainConfigSchema } from '../../shared/schemas';
 import { demoStoreHooks } from '../demo-store';
 import { homePaths } from '../home';
+import { launchTorch, torchImagesDir } from '../python/launch';
 import { Sequencer, type ChildMessage, type DemoHookName, type ParentMessage, type TrainJob, type Unsequenced } from './protocol';
 
 const FLUSH_MS = 500;
@@ -49,6 +50,8 @@ export interface SupervisorOptions {
   appRoot?: string;
   /** Extra environment for trainer processes (tests: MDPO_TRAINER_ENGINE). */
   trainerEnv?: Record<string, string>;
+  /** Starts the torch engine for runs with config.engine 'torch' (default: src/main/python/launch.ts). */
+  torchLauncher?: typeof launchTorch;
 }
 
 export class Supervisor {
@@ -126,9 +129,11 @@ export class Supervisor {
     }
     mkdirSync(run.runDir, { recursive: true });
     const dataset = run.datasetId == null ? null : this.store.getDataset(run.datasetId);
+    const torch = run.config.engine === 'torch';
     const job: TrainJob = {
       runId,
-      config: run.config,
+      // The torch engine reads its images (m and m', rendered before it starts) from the run folder.
+      config: torch ? { ...run.config, torch: { ...run.config.torch, negativesDir: torchImagesDir(run.runDir) } } : run.config,
       runDir: run.runDir,
       home: this.options.home,
       dataset: dataset
@@ -138,7 +143,7 @@ export class Supervisor {
       resumeFrom,
     };
 
-    const handle = this.options.launcher(this.options.trainerEnv);
+    const handle = torch ? (this.options.torchLauncher ?? launchTorch)(job, { env: this.options.trainerEnv }) : this.options.launcher(this.options.trainerEnv);
     let settle!: (status: RunStatus) => void;
     const done = new Promise<RunStatus>((resolve) => (settle = resolve));
     const live: Live = {
@@ -196,6 +201,7 @@ export class Supervisor {
     const run = this.store.getRun(runId);
     if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
     if (run.status !== 'completed') throw new SupervisorError(`Run ${runId} is ${run.status}; only a completed run can be evaluated.`, 'conflict');
+    this.refuseTorch(run, 'evaluated on the built-in world');
     if (this.evaluating.has(runId)) throw new SupervisorError(`Run ${runId} is already being evaluated.`, 'conflict');
     const job = this.runTaskJob(run, { kind: 'evaluate', ...task });
     const handle = this.options.launcher(this.options.trainerEnv);
@@ -330,6 +336,13 @@ export class Supervisor {
     return this.demo !== null;
   }
 
+  /** Evaluate and ask load the model in the tfjs trainer; a torch run's Hugging Face model is not one it reads. */
+  private refuseTorch(run: { id: number; config: TrainJob['config'] }, what: string): void {
+    if (run.config.engine === 'torch') {
+      throw new SupervisorError(`Run ${run.id} was trained by the torch engine; it cannot be ${what} in the app yet (export its adapter with \`mdpo runs export ${run.id} --out <dir> --what adapter\` and load it with PEFT).`, 'conflict');
+    }
+  }
+
   /** A job that works on a finished run's model (evaluate, ask): no dataset, nothing to resume. */
   private runTaskJob(run: { id: number; config: TrainJob['config']; runDir: string }, task: NonNullable<TrainJob['task']>): TrainJob {
     return {
@@ -348,6 +361,7 @@ export class Supervisor {
   ask(runId: number, image: CoreImageRef, question: string, maxTokens: number): Promise<string> {
     const run = this.store.getRun(runId);
     if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
+    this.refuseTorch(run, 'asked');
     const job = this.runTaskJob(run, { kind: 'ask', image, question, maxTokens });
     const handle = this.options.launcher(this.options.trainerEnv);
     const out = new Sequencer<ParentMessage>();
