@@ -1,0 +1,117 @@
+"""Runs one TrainJob (PROTOCOL.md section 3) on the torch engine, as src/main/trainer/engine.ts
+does on tfjs: model + processor from the job's folder, pairs from the records and the images
+folder, LoRA, the loop, and the final adapter in <runDir>/adapter."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .data import Limits, check_negative_epochs, load_pairs
+from .errors import CancelledError, JobError, UnsupportedTaskError
+from .models import (LORA_TARGETS_ALL, add_lora, check_folder, device_memory_bytes, dropout_off, estimate_memory,
+                     load_config, load_model, load_processor, lora_parameter_estimate, pick_placement, refuse_if_too_big,
+                     text_config_of, trainable_parameters)
+from .objective import needs_imageless
+from .train import LoopHooks, PreferenceTask, epochs_touched, export_adapter, loop_config_from_shared, prepare_pairs, train_preference
+from .train.fingerprint import fingerprint_files, images_fingerprint, model_fingerprint
+
+BUILTIN_BASE = "builtin:world-base"
+
+
+@dataclass(frozen=True)
+class TorchOptions:
+    images_dir: Path
+    limits: Limits
+    precision: str
+    device: str
+    gradient_checkpointing: bool
+
+
+def torch_options(config: dict) -> TorchOptions:
+    block = config.get("torch")
+    if not isinstance(block, dict) or not isinstance(block.get("negativesDir"), str):
+        raise JobError("The job's config.torch.negativesDir is missing: the app renders the images (m and m') there before "
+                       "starting the torch engine (python/PROTOCOL.md section 3.1).")
+    backend = config.get("backend", "auto")
+    device = block.get("device") or (backend if backend in ("cuda", "cpu", "mps") else "auto")
+    return TorchOptions(
+        images_dir=Path(block["negativesDir"]),
+        limits=Limits(int(block.get("maxLength", 2048)), int(block.get("maxPromptLength", 1024)),
+                      int(block.get("maxAnswerLength", 1024))),
+        precision=block.get("precision", "auto"),
+        device=device,
+        gradient_checkpointing=bool(block.get("gradientCheckpointing", True)),
+    )
+
+
+def run_job(job: dict, hooks: LoopHooks) -> dict:
+    """Trains; returns {'step', 'result'}. Raises CancelledError when the parent cancelled."""
+    task = (job.get("task") or {"kind": "train"}).get("kind", "train")
+    if task != "train":
+        raise UnsupportedTaskError(f'The torch engine runs training jobs only; "{task}" runs on the tfjs engine.')
+    config = job["config"]
+    if config.get("baseModel") == BUILTIN_BASE:
+        raise JobError("The built-in world base runs on the tfjs engine; the torch engine trains a Hugging Face checkpoint folder.")
+    if not job.get("dataset"):
+        raise JobError(f"Run {job.get('runId')} has no dataset (it was deleted); nothing to train on.")
+    opts = torch_options(config)
+    run_dir = Path(job["runDir"])
+    cfg = loop_config_from_shared(config, str(run_dir / "checkpoints"))
+    objective = cfg.objective
+    with_negatives = needs_imageless(objective)
+
+    # Everything that can be refused is checked before the model is loaded and before any write.
+    pairs = load_pairs(job["dataset"]["recordsFile"], opts.images_dir, seed=cfg.seed, negative=config.get("negative") or {},
+                       need_negatives=with_negatives, log=hooks.log)
+    check_negative_epochs(pairs, epochs_touched(len(pairs), cfg), cfg.negative_fixed_per_pair, with_negatives)
+    folder = check_folder(config["baseModel"])
+    model_config = load_config(folder)
+    processor = load_processor(folder)
+    placement = pick_placement(opts.device, opts.precision)
+    lora = config.get("lora") or {}
+    targets = list(lora.get("targets") or LORA_TARGETS_ALL)
+    text = text_config_of(model_config)
+    rows = cfg.batch_size * (3 if with_negatives else 2)
+    estimate = estimate_memory(folder, text, weight_bytes=2 if placement.autocast else 4,
+                               lora_params=lora_parameter_estimate(text, int(lora.get("rank", 64)), targets),
+                               rows=rows, tokens=opts.limits.max_length, recompute=opts.gradient_checkpointing)
+    refuse_if_too_big(estimate, device_memory_bytes(placement.device), str(placement.device))
+    hooks.log(f"memory estimate: {estimate.describe()}")
+    prepared = prepare_pairs(processor, pairs, objective, opts.limits)
+
+    model = load_model(folder, placement.weight_dtype)
+    model.to(placement.device)
+    if opts.gradient_checkpointing and getattr(model, "supports_gradient_checkpointing", False):
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model = add_lora(model, rank=int(lora.get("rank", 64)), alpha=float(lora.get("alpha", 128)),
+                     dropout=float(lora.get("dropout", 0)), targets=targets, seed=cfg.seed)
+    dropout_off(model)
+    model.train()
+    params = trainable_parameters(model)
+    train_task = PreferenceTask(model, processor, prepared, objective, fixed_per_pair=cfg.negative_fixed_per_pair,
+                                autocast=placement.autocast, device=placement.device)
+    fingerprints = {
+        "baseModel": model_fingerprint(folder),
+        "records": fingerprint_files([Path(job["dataset"]["recordsFile"])]),
+        "images": images_fingerprint(opts.images_dir),
+    }
+    extra = {"limits": opts.limits.__dict__, "lora": {"rank": lora.get("rank", 64), "alpha": lora.get("alpha", 128),
+                                                      "dropout": lora.get("dropout", 0), "targets": targets},
+             "precision": placement.describe()}
+    hooks.backend = placement.describe()
+    resume = job.get("resumeFrom")
+    result = train_preference(model, train_task, params, cfg, hooks, resume_from=resume["path"] if resume else None,
+                              fingerprints=fingerprints, extra_state=extra)
+    if result.status == "aborted":
+        raise CancelledError(f"Cancelled by the user at step {result.step}.")
+    export_adapter(run_dir / "adapter", model)
+    return {"step": result.step, "result": {k: v for k, v in (result.metrics or {}).items() if v is not None}}
+
+
+def describe_devices() -> dict:
+    """For diagnostics: torch's view of the devices."""
+    cuda = [{"name": torch.cuda.get_device_name(i), "memory": torch.cuda.get_device_properties(i).total_memory}
+            for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    return {"cuda": cuda, "mps": torch.backends.mps.is_available(), "threads": torch.get_num_threads()}
