@@ -108,7 +108,7 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
 /** The form filled with the schema's defaults (which are MDPO.md's). */
 export function defaultValues(datasetId: number | null): FormValues {
   const config = trainConfigSchema.parse({ datasetId: 1 }) as unknown as Record<string, unknown>;
-  const values: FormValues = { name: '', datasetId: datasetId == null ? '' : String(datasetId), baseModel: BUILTIN_BASE };
+  const values: FormValues = { name: '', datasetId: datasetId == null ? '' : String(datasetId), baseModel: BUILTIN_BASE, engine: String(config.engine) };
   for (const spec of ALL_FIELDS) {
     const v = getPath(config, spec.path);
     if (spec.kind === 'bool') values[spec.path] = Boolean(v);
@@ -125,6 +125,7 @@ export function toConfigInput(values: FormValues): { config: TrainConfigInput; e
   const name = String(values.name ?? '').trim();
   if (name) config.name = name;
   config.baseModel = String(values.baseModel ?? '').trim();
+  if (values.engine !== undefined) config.engine = String(values.engine);
   const ds = String(values.datasetId ?? '');
   if (ds === '') errors.datasetId = 'Pick a dataset to train on.';
   else config.datasetId = Number(ds);
