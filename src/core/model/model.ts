@@ -257,6 +257,11 @@ export class Vlm {
     return this.params.hfName(v);
   }
 
+  /** The base weights by checkpoint name (the reference model: adapters never change them). */
+  baseParameters(): Array<[string, tf.Variable]> {
+    return this.params.entries();
+  }
+
   numParameters(): number {
     return this.params.entries().reduce((s, [, v]) => s + v.size, 0);
   }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CheckpointContent } from './checkpoint';
 import { CheckpointError, STATE_FORMAT, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { INPUTS_SCHEMA } from './fingerprint';
 import { decodeTensors, encodeTensors } from './tensor-file';
 
 const tmpRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'mdpo-ckpt-'));
@@ -14,7 +15,12 @@ function content(step: number): CheckpointContent {
     state: {
       format: STATE_FORMAT, version: 1, kind: 'preference', step, epoch: 1, position: 8, rng: [1, 2, 3, 4],
       config: { learningRate: 1e-3 }, variableNames: ['a.lora_A.weight', 'a.lora_B.weight'],
-      refCache: { keys: ['p1\u0000chosen'], values: [-12.5] }, metrics: { loss: 2.07 }, savedAt: 'now',
+      inputs: {
+        schema: INPUTS_SCHEMA, base: 'b'.repeat(64), tokenizer: null, dataset: { size: 3, sha256: 'd'.repeat(64) },
+        negative: { fixedPerPair: true, spec: { kind: 'crop', minArea: 0.01, maxArea: 0.2 }, sha256: 'n'.repeat(64) },
+        engine: { name: 'tfjs', version: '4', backend: 'cpu' },
+      },
+      refCache: { scope: 's'.repeat(64), keys: ['p1\u0000chosen'], values: [-12.5] }, metrics: { loss: 2.07 }, savedAt: 'now',
     },
     weights: {
       'a.lora_A.weight': { shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6 + step]) },

@@ -5,7 +5,8 @@
  *     trainable.safetensors   the trainable variables (LoRA adapters, or every weight for SFT)
  *     optimizer.safetensors   AdamW's m and v: "<name>.exp_avg", "<name>.exp_avg_sq"
  *     state.json              step, epoch, position in the epoch's order, Rng state, the
- *                             resolved config, the reference log-prob cache, last metrics
+ *                             resolved config, the input fingerprints (fingerprint.ts), the
+ *                             reference log-prob cache (scoped by them), last metrics
  *   <dir>/latest.json         {"checkpoint": "checkpoint-000120", "step": 120}
  *
  * Written atomically: the folder is filled under a temporary name, each file synced, then
@@ -15,12 +16,15 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { RngState } from '../rng';
+import type { InputFingerprints } from './fingerprint';
 import type { AdamWState } from './optimizer';
+import type { SavedRefCache } from './ref-cache';
 import type { NamedArray } from './tensor-file';
 import { encodeTensors, readTensorFile } from './tensor-file';
 
 export const STATE_FORMAT = 'mdpo-studio/train-state';
-export const STATE_VERSION = 1;
+/** 2: `inputs` (fingerprint.ts) and a scoped reference cache. */
+export const STATE_VERSION = 2;
 
 export interface TrainState {
   format: typeof STATE_FORMAT;
@@ -38,8 +42,13 @@ export interface TrainState {
   config: unknown;
   /** Stable names of the trainable variables, in order. */
   variableNames: string[];
-  /** Reference log-probs computed so far (keys from ref-cache.ts). */
-  refCache: { keys: string[]; values: number[] } | null;
+  /**
+   * Fingerprints of what the run was computed from (fingerprint.ts, schema
+   * "mdpo-studio/inputs@1"); null for SFT, absent in version-1 checkpoints.
+   */
+  inputs: InputFingerprints | null;
+  /** Reference log-probs computed so far (keys and scope from ref-cache.ts). */
+  refCache: SavedRefCache | null;
   /** The metrics of the step that produced this checkpoint. */
   metrics: Record<string, number> | null;
   savedAt: string;

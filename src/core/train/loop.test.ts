@@ -26,7 +26,7 @@ describe('preference loop on the real (tiny) model', () => {
     const events: StepEvent[] = [];
     const starts: unknown[] = [];
     await trainPreference(model, new TinyPreferenceSource(8), { ...BASE, maxSteps: 1 }, { onStep: (e) => events.push(e), onStart: (e) => starts.push(e) });
-    expect(starts).toEqual([{ totalSteps: 1, startStep: 0, size: 8 }]);
+    expect(starts).toEqual([{ totalSteps: 1, startStep: 0, size: 8, notes: [] }]);
     const m = events[0].metrics;
     expect(m.loss).toBeCloseTo(3 * LN2, 6);
     for (const k of ['loss/dpo', 'loss/conditional', 'loss/anchor']) expect(m[k]).toBeCloseTo(LN2, 6);
@@ -115,6 +115,39 @@ describe('preference loop on the real (tiny) model', () => {
     const a = await run(4, 1);
     const b = await run(2, 2);
     a.forEach((x, i) => x.forEach((v, j) => expect(Math.abs(v - b[i][j])).toBeLessThan(1e-6)));
+  });
+
+  // Unequal micro-batches: 5 pairs per step as 3 + 2. The step loss is the mean over 5 pairs,
+  // not the mean of the two micro-batch means (which only agree when the sizes are equal).
+  it('gradient accumulation with unequal micro-batches: 3 + 2 equals one batch of 5 (preference and SFT)', async () => {
+    const preference = async (batchSize: number, gradAccum: number) => {
+      const model = tinyModel();
+      const losses: number[] = [];
+      await trainPreference(model, new TinyPreferenceSource(5), { ...BASE, batchSize, gradAccum, maxSteps: 3 }, { onStep: (e) => losses.push(e.metrics.loss) });
+      const w = snapshot(model.trainableVariables());
+      model.dispose();
+      return { losses, w };
+    };
+    const whole = await preference(5, 1);
+    const split = await preference(3, 2);
+    whole.losses.forEach((l, i) => expect(Math.abs(l - split.losses[i])).toBeLessThan(1e-5)); // float32 sums in another order
+    whole.w.forEach((x, i) => x.forEach((v, j) => expect(Math.abs(v - split.w[i][j])).toBeLessThan(1e-5)));
+    // The weights moved enough for a wrong weighting (1/2 per micro-batch) to show.
+    const fresh = tinyModel();
+    const start = snapshot(fresh.trainableVariables());
+    fresh.dispose();
+    expect(Math.max(...whole.w.map((x, i) => Math.max(...x.map((v, j) => Math.abs(v - start[i][j])))))).toBeGreaterThan(1e-3);
+
+    const sft = async (batchSize: number, gradAccum: number) => {
+      const model = tinyModel(1, false);
+      const losses: number[] = [];
+      await trainSft(model, new TinySftSource(5), { ...BASE, batchSize, gradAccum, maxSteps: 6, learningRate: 1e-2 }, { onStep: (e) => losses.push(e.metrics.loss) });
+      model.dispose();
+      return losses;
+    };
+    const sftWhole = await sft(5, 1);
+    const sftSplit = await sft(3, 2);
+    sftWhole.forEach((l, i) => expect(Math.abs(l - sftSplit[i])).toBeLessThan(1e-5));
   });
 
   it('every variant and anchor placement runs, dpo-no-image without pixels', async () => {

@@ -19,6 +19,7 @@ import type { LoopConfig } from './config';
 import { incompatibleChanges, resolveLoopConfig } from './config';
 import type { TrainState } from './checkpoint';
 import { CheckpointError, STATE_FORMAT, STATE_VERSION, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { compareInputs } from './fingerprint';
 import { GradAccumulator, clipByGlobalNorm, firstNonFinite, globalNorm } from './gradients';
 import { AdamW } from './optimizer';
 import { PreferenceTask, checkPreferenceSource } from './preference-task';
@@ -94,6 +95,10 @@ export function stableName(model: TrainableModel, v: tf.Variable): string {
 async function runLoop(model: TrainableModel, task: Task, cfg: LoopConfig, hooks: LoopHooks): Promise<TrainResult> {
   const vars = model.trainableVariables();
   const names = vars.map((v) => stableName(model, v));
+  // Fingerprints of the inputs (base weights, tokenizer, dataset, m'), before anything else:
+  // they go into every checkpoint and a resume must match them.
+  const inputs = await task.prepare(hooks.inputs ?? {});
+  let notes: string[] = [];
   const perStep = cfg.batchSize * cfg.gradAccum;
   const totalSteps = totalStepsFor(task.size, cfg);
   const schedule = { lr: cfg.learningRate, schedule: cfg.schedule, warmupRatio: cfg.warmupRatio, totalSteps };
@@ -110,7 +115,7 @@ async function runLoop(model: TrainableModel, task: Task, cfg: LoopConfig, hooks
     if (!cfg.checkpointDir || savedAtStep === step) return;
     const state: TrainState = {
       format: STATE_FORMAT, version: STATE_VERSION, kind: task.kind, step, epoch, position,
-      rng: rng.state(), config: cfg, variableNames: names, refCache: task.exportCache(), metrics,
+      rng: rng.state(), config: cfg, variableNames: names, inputs, refCache: task.exportCache(), metrics,
       savedAt: new Date().toISOString(),
     };
     const values = await Promise.all(vars.map(async (v) => ((await v.data()) as Float32Array).slice()));
@@ -127,6 +132,16 @@ async function runLoop(model: TrainableModel, task: Task, cfg: LoopConfig, hooks
       if (ck.state.kind !== task.kind) throw new CheckpointError(`${hooks.resumeFrom} is a ${ck.state.kind} checkpoint, not ${task.kind}`);
       const changed = incompatibleChanges(ck.state.config as LoopConfig, cfg);
       if (changed.length > 0) throw new CheckpointError(`Cannot resume: the config differs from the checkpoint's in ${changed.join(', ')}`);
+      if (inputs) {
+        const { changed, notes: safe } = compareInputs(ck.state.inputs, inputs);
+        if (changed.length > 0) {
+          throw new CheckpointError(
+            `Cannot resume from ${hooks.resumeFrom}: what it was trained on changed since the checkpoint: ${changed.join('; ')}. ` +
+              'Its reference log-probs and progress belong to the old inputs: restore them, or start a new run.',
+          );
+        }
+        notes = safe;
+      }
       if (JSON.stringify(ck.state.variableNames) !== JSON.stringify(names)) {
         throw new CheckpointError(`Cannot resume: the checkpoint's trainable variables differ from the model's (${ck.state.variableNames.length} vs ${names.length})`);
       }
@@ -139,7 +154,7 @@ async function runLoop(model: TrainableModel, task: Task, cfg: LoopConfig, hooks
       savedAtStep = step;
     }
 
-    hooks.onStart?.({ totalSteps, startStep: step, size: task.size });
+    hooks.onStart?.({ totalSteps, startStep: step, size: task.size, notes });
     let order = epochOrder(task.size, epoch, cfg);
     const sessionStart = performance.now();
     const sessionFirstStep = step;

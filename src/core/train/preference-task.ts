@@ -11,7 +11,8 @@ import { needsImageless } from '../objective/variants';
 import { Rng } from '../rng';
 import type { LoopConfig } from './config';
 import { pixelBatch, tokenCount } from './pixels';
-import type { RefKind } from './ref-cache';
+import { type InputFingerprints, preferenceInputs, referenceScope } from './fingerprint';
+import type { RefKind, SavedRefCache } from './ref-cache';
 import { RefCache } from './ref-cache';
 import type { MicroBatch, Task } from './task';
 import type { PreferenceExample, PreferenceSource, TrainableModel } from './types';
@@ -38,7 +39,8 @@ function emptyRecords(): Records {
 
 export class PreferenceTask implements Task {
   readonly kind = 'preference' as const;
-  cache = new RefCache();
+  /** Replaced by prepare() with one scoped to the run's input fingerprints. */
+  cache = new RefCache('');
   private records: Records = emptyRecords();
   private stepPairs = 0;
 
@@ -199,12 +201,18 @@ export class PreferenceTask implements Task {
     return preferenceValues(values, this.config.objective).metrics as Record<string, number>;
   }
 
-  exportCache(): { keys: string[]; values: number[] } {
+  async prepare(given: { tokenizer?: string | null }): Promise<InputFingerprints> {
+    const inputs = await preferenceInputs(this.model, this.source, this.config, given);
+    this.cache = new RefCache(referenceScope(inputs));
+    return inputs;
+  }
+
+  exportCache(): SavedRefCache {
     return this.cache.export();
   }
 
-  importCache(saved: { keys: string[]; values: number[] } | null): void {
-    this.cache = RefCache.from(saved);
+  importCache(saved: SavedRefCache | null): void {
+    this.cache = RefCache.from(saved, this.cache.scope);
   }
 }
 

@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import type { LoopConfig } from './config';
 import { CheckpointError, latestCheckpoint, loadCheckpoint } from './checkpoint';
-import { TrainingDivergedError, trainPreference } from './loop';
-import { TinyPreferenceSource, tinyModel } from './test-fixtures';
+import type { Vlm } from '../model/model';
+import { TrainingDivergedError, trainPreference, trainSft } from './loop';
+import { TinyPreferenceSource, TinySftSource, tinyModel } from './test-fixtures';
 import type { SequenceBatch, TrainableModel } from './types';
 
 const tmpRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'mdpo-resume-'));
@@ -22,6 +23,25 @@ beforeAll(async () => {
 
 function weights(model: TrainableModel): number[][] {
   return model.trainableVariables().map((v) => Array.from(v.dataSync()));
+}
+
+/** The model, counting the rows it scores with adapters off (the reference forwards). */
+function countingReference(model: Vlm): { model: TrainableModel; referenceRows: number } {
+  const out = {
+    referenceRows: 0,
+    model: {
+      trainableVariables: () => model.trainableVariables(),
+      nameOf: (v: tf.Variable) => model.nameOf(v),
+      baseParameters: () => model.baseParameters(),
+      encodeImages: (pixels: tf.Tensor4D) => model.encodeImages(pixels),
+      config: model.config,
+      sequenceLogProbs: (batch: SequenceBatch, opts?: { lora?: boolean }) => {
+        if (opts?.lora === false) out.referenceRows += batch.promptIds.length;
+        return model.sequenceLogProbs(batch, opts);
+      },
+    } satisfies TrainableModel,
+  };
+  return out;
 }
 
 describe('checkpoints and resume', () => {
@@ -46,15 +66,21 @@ describe('checkpoints and resume', () => {
       expect(r1.checkpoint).toBe(path.join(dir, 'checkpoint-000003'));
       first.dispose();
 
-      // A fresh process would build the model again from the same seed, then resume.
+      // A fresh process would build the model again from the same seed, then resume. Count the
+      // reference rows it scores (adapters off): the restored cache must answer the rest.
       const second = tinyModel();
+      const counted = countingReference(second);
       const resumedLosses: number[] = [];
-      const r2 = await trainPreference(second, new TinyPreferenceSource(8), { ...cfg, checkpointDir: dir }, {
+      const r2 = await trainPreference(counted.model, new TinyPreferenceSource(8), { ...cfg, checkpointDir: dir }, {
         resumeFrom: dir,
         onStep: (e) => resumedLosses.push(e.metrics.loss),
       });
       expect(r2).toMatchObject({ status: 'completed', step: 6 });
       expect(resumedLosses).toHaveLength(3);
+      // Epoch 0 scored every pair's y_w|m and y_l|m (and y_w|m' when m' is fixed): the resumed
+      // run reads them from the checkpoint's cache. Only m' drawn per epoch is scored again:
+      // 3 steps x 4 pairs. Without the cache restore: 24 rows (fixed m') or 28 (per epoch).
+      expect(counted.referenceRows).toBe(negativeFixedPerPair ? 0 : 12);
       resumedLosses.forEach((l, i) => expect(Math.abs(l - wholeLosses[3 + i])).toBeLessThan(1e-6));
       const a = weights(whole);
       const b = weights(second);
@@ -63,6 +89,37 @@ describe('checkpoints and resume', () => {
       second.dispose();
     });
   }
+
+  // The loop's Rng draws dropout masks (SFT with LoRA dropout): a resume that did not restore its
+  // state would draw other masks after the restart and end elsewhere.
+  it('an interrupted and resumed SFT run with LoRA dropout ends exactly like an uninterrupted one (Rng restored)', async () => {
+    const cfg: Partial<LoopConfig> = { batchSize: 2, gradAccum: 2, epochs: 2, learningRate: 1e-2, seed: 4, checkpointEvery: 1 };
+    const run = async (tag: string, stopAt: number | null, resume: boolean) => {
+      const model = tinyModel(1, true, 0.3);
+      const losses: number[] = [];
+      const stop = new AbortController();
+      const dir = path.join(tmpRoot, `sft-${tag}`);
+      await trainSft(model, new TinySftSource(8), { ...cfg, checkpointDir: dir }, {
+        signal: stop.signal,
+        resumeFrom: resume ? dir : undefined,
+        onStep: (e) => {
+          losses.push(e.metrics.loss);
+          if (e.step === stopAt) stop.abort();
+        },
+      });
+      const w = weights(model);
+      model.dispose();
+      return { losses, w };
+    };
+    const whole = await run('whole', null, false);
+    expect(whole.losses).toHaveLength(4);
+    const first = await run('parts', 1, false);
+    expect(first.losses).toHaveLength(1);
+    const rest = await run('parts', null, true);
+    expect(rest.losses).toHaveLength(3);
+    rest.losses.forEach((l, i) => expect(Math.abs(l - whole.losses[1 + i])).toBeLessThan(1e-6));
+    whole.w.forEach((w, i) => w.forEach((x, j) => expect(Math.abs(x - rest.w[i][j])).toBeLessThan(1e-6)));
+  });
 
   it('refuses to resume with a config that would change the numbers', async () => {
     const dir = path.join(tmpRoot, 'refuse');

@@ -68,6 +68,10 @@ export class SftTask implements Task {
     return sftValues(this.logps, this.lengths).metrics;
   }
 
+  async prepare(): Promise<null> {
+    return null;
+  }
+
   exportCache(): null {
     return null;
   }

@@ -6,6 +6,8 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../rng';
+import type { InputFingerprints } from './fingerprint';
+import type { SavedRefCache } from './ref-cache';
 
 export interface MicroBatch {
   /**
@@ -30,6 +32,12 @@ export interface Task {
   microBatch(indices: number[], epoch: number, rng: Rng): Promise<MicroBatch>;
   /** Metrics of the current step (plain numbers, named as in MDPO.md). */
   stepMetrics(): Record<string, number>;
-  exportCache(): { keys: string[]; values: number[] } | null;
-  importCache(saved: { keys: string[]; values: number[] } | null): void;
+  /**
+   * Before the first step: fingerprints of the task's inputs (fingerprint.ts), which the loop
+   * records in checkpoints and compares on resume; null when the task records none (SFT).
+   */
+  prepare(given: { tokenizer?: string | null }): Promise<InputFingerprints | null>;
+  exportCache(): SavedRefCache | null;
+  /** Restores a saved cache; one computed from other inputs (another scope) is dropped. */
+  importCache(saved: SavedRefCache | null): void;
 }

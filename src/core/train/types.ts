@@ -4,6 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../rng';
+import type { NegativeSpec } from './fingerprint';
 
 /** One batch of sequences to score: answer log-probs are summed per example. */
 export interface SequenceBatch {
@@ -30,6 +31,11 @@ export interface TrainableModel {
   trainableVariables(): tf.Variable[];
   /** A name that is stable across processes (tfjs names carry a per-instance prefix). */
   nameOf?(v: tf.Variable): string;
+  /**
+   * The frozen base weights by checkpoint name (what the reference model computes with), for
+   * the run's `base` fingerprint (fingerprint.ts). Without it the base is not fingerprinted.
+   */
+  baseParameters?(): Array<[string, tf.Variable]>;
   /** Per-channel normalisation of [0, 1] RGB pixels, applied by the loop. */
   config?: { image?: { mean: readonly number[]; std: readonly number[] } };
 }
@@ -58,6 +64,8 @@ export interface PreferenceSource {
    * per pair, so the same m' comes back for the policy, the reference and a resumed run.
    */
   negative(i: number, epoch: number, rng: Rng): Float32Array;
+  /** The m' strategy and its parameters, for readable resume messages (fingerprint.ts). */
+  readonly negativeSpec?: NegativeSpec;
 }
 
 /** One supervised question/answer example. */
@@ -113,6 +121,8 @@ export interface StartEvent {
   startStep: number;
   /** Examples (pairs) per epoch. */
   size: number;
+  /** What a resume noticed and went on with (another backend or engine version). */
+  notes: string[];
 }
 
 /** How the driver steers a run. */
@@ -126,6 +136,11 @@ export interface LoopHooks {
   beforeStep?: (step: number) => Promise<void> | void;
   /** A checkpoint folder (or a checkpoint directory: its latest) to continue from. */
   resumeFrom?: string;
+  /**
+   * Fingerprints the loop cannot compute from the model and source (fingerprint.ts):
+   * the tokenizer's (`tokenizerFingerprint(modelDir)`). Recorded and compared on resume.
+   */
+  inputs?: { tokenizer?: string | null };
 }
 
 export interface TrainResult {
