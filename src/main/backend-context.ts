@@ -10,12 +10,14 @@ import { readPackageInfo } from './package-info';
 import { ensureHome } from './home';
 import { Store } from './store';
 import { forkTrainer, type TrainerLauncher } from './trainer/launch';
-import { Supervisor } from './trainer/supervisor';
+import { Supervisor, type SupervisorOptions } from './trainer/supervisor';
 
 export interface BackendOptions {
   home: string;
   mode: AppInfo['mode'];
   launcher?: TrainerLauncher;
+  /** Starts the torch engine for torch runs (default: src/main/python/launch.ts). */
+  torchLauncher?: SupervisorOptions['torchLauncher'];
   appRoot?: string;
   pickPath?: HandlerContext['pickPath'];
   trainerEnv?: Record<string, string>;
@@ -58,6 +60,7 @@ export function openBackend(options: BackendOptions): Backend {
     launcher: options.launcher ?? forkTrainer,
     appRoot,
     trainerEnv: options.trainerEnv,
+    torchLauncher: options.torchLauncher,
   });
   const { handlers } = createHandlers({
     store,
