@@ -4,7 +4,7 @@
  * W stays frozen; each targeted Linear gets A [r, in] (kaiming-uniform, a = sqrt(5), i.e.
  * U(-1/sqrt(in), 1/sqrt(in))) and B [out, r] = 0, and adds (alpha / r) * x A^T B^T. With B = 0
  * the policy equals the base model exactly, which is why the reference model is just the same
- * weights with the adapters switched off (MDPO.md): no second copy.
+ * weights with the adapters switched off (docs/objective.md): no second copy.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../rng';
@@ -17,14 +17,29 @@ export const LORA_TARGETS_ALL = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_p
 export interface LoraConfig {
   rank: number;
   alpha: number;
-  /** Dropout on the adapter's input; MDPO.md: off during preference training. */
+  /** Dropout on the adapter's input; docs/objective.md: off during preference training. */
   dropout: number;
   /** Leaf names of the language model's linears that get adapters (never vision/connector/lm_head). */
   targetModules: string[];
 }
 
-/** MDPO.md's defaults: rank 64, alpha 128, every linear of the language model. */
+/** The paper's defaults (docs/objective.md#defaults): rank 64, alpha 128, every linear of the language model. */
 export const DEFAULT_LORA: LoraConfig = { rank: 64, alpha: 128, dropout: 0, targetModules: [...LORA_TARGETS_ALL] };
+
+/**
+ * The adapters preference training actually uses. docs/objective.md turns dropout off during preference
+ * training (TRL's DPOTrainer does the same: `disable_dropout` zeroes every nn.Dropout, PEFT's
+ * lora_dropout included), and the loop never draws dropout masks for it. So the adapters are
+ * created with dropout 0, and adapter_config.json records `lora_dropout: 0`, the value used,
+ * not a requested value that had no effect. `note` says so when another value was asked for.
+ */
+export function preferenceLora(requested: LoraConfig): { config: LoraConfig; note: string | null } {
+  const note =
+    requested.dropout > 0
+      ? `lora.dropout ${requested.dropout} is not applied in preference training (dropout is off, as in docs/objective.md and TRL's DPOTrainer); the adapters record lora_dropout 0`
+      : null;
+  return { config: { ...requested, dropout: 0 }, note };
+}
 
 export interface LoraAdapter {
   /** [r, in] */

@@ -6,14 +6,14 @@ import { loadRgb, toUnit } from '../../core/data/preprocess';
 import { loadAdapter, loadCheckpoint } from '../../core/model/checkpoint';
 import { generate } from '../../core/model/generation';
 import { pixelBatch } from '../../core/train/pixels';
-import { baseModelDir } from './engine';
+import { runBaseModelDir } from './base-model';
 import type { Engine } from './protocol';
 
 export const askEngine: Engine = async (job, hooks) => {
   if (job.task?.kind !== 'ask') throw new Error('askEngine needs an ask task');
   const { image, question, maxTokens } = job.task;
   await initBackend(job.config.backend as BackendName | 'auto');
-  const { model, tokenizer } = await loadCheckpoint(baseModelDir(job.config, job.appRoot));
+  const { model, tokenizer } = await loadCheckpoint(await runBaseModelDir(job));
   if (!tokenizer) throw new Error('The base model has no tokenizer.json.');
   await loadAdapter(join(job.runDir, 'adapter'), model);
   const size = model.config.vision.imageSize;

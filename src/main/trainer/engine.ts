@@ -13,23 +13,23 @@ import { splitHeldOut } from '../../core/data/holdout';
 import { createPreferenceSource } from '../../core/data/source';
 import type { PreferenceRecord } from '../../core/data/types';
 import { loadCheckpoint, saveAdapter } from '../../core/model/checkpoint';
-import { LORA_TARGETS_ALL } from '../../core/model/lora';
+import { LORA_TARGETS_ALL, preferenceLora } from '../../core/model/lora';
 import { Rng } from '../../core/rng';
 import { loopConfigFromShared } from '../../core/train/from-shared';
+import { tokenizerFingerprint } from '../../core/train/fingerprint';
 import { trainPreference } from '../../core/train/loop';
-import { BUILTIN_BASE, type TrainConfig } from '../../shared/schemas';
+import { pinBaseModel } from './base-model';
+import type { TrainConfig } from '../../shared/schemas';
 import { CancelledError, type Engine } from './protocol';
 
 /**
- * Peak learning rate when the config leaves it null: MDPO.md's 1e-5 for real models; the
+ * Peak learning rate when the config leaves it null: the paper's 1e-5 (docs/objective.md#defaults) for real models; the
  * built-in ~0.4M-parameter model needs a far larger one for LoRA to move in a few hundred steps.
  */
 export const BUILTIN_DEFAULT_LR = 1e-3;
 export const REAL_MODEL_DEFAULT_LR = 1e-5;
 
-export function baseModelDir(config: TrainConfig, appRoot: string): string {
-  return config.baseModel === BUILTIN_BASE ? join(appRoot, 'resources', 'base-model') : config.baseModel;
-}
+export { baseModelDir } from './base-model';
 
 function negativeStrategy(config: TrainConfig): NegativeStrategy {
   const n = config.negative;
@@ -43,7 +43,8 @@ export const engine: Engine = async (job, hooks) => {
   const backend = await initBackend(config.backend as BackendName | 'auto');
   if (!job.dataset) throw new Error(`Run ${job.runId} has no dataset (it was deleted); nothing to train on.`);
 
-  const dir = baseModelDir(config, job.appRoot);
+  const { dir, pinnedNow } = await pinBaseModel(job);
+  if (pinnedNow) hooks.log(`copied the built-in base model into the run (${dir}): resumes after an app upgrade keep these weights`);
   const { model, tokenizer } = await loadCheckpoint(dir).catch((error: Error) => {
     throw new Error(`Cannot load the base model from ${dir}: ${error.message}`, { cause: error });
   });
@@ -64,23 +65,24 @@ export const engine: Engine = async (job, hooks) => {
   if (source.size === 0) throw new Error('None of the dataset\'s records could be prepared for training (see the import report).');
   for (const s of source.skipped) hooks.log(`skipped record ${s.index} (${s.id}): ${s.message}`);
 
-  const lora = config.lora;
-  model.addLora(
-    {
-      rank: lora.rank,
-      alpha: lora.alpha,
-      dropout: lora.dropout,
-      targetModules: lora.targets.length ? lora.targets : [...LORA_TARGETS_ALL],
-    },
-    Rng.derive(config.seed, 'lora/init'),
-  );
+  const lora = preferenceLora({
+    rank: config.lora.rank,
+    alpha: config.lora.alpha,
+    dropout: config.lora.dropout,
+    targetModules: config.lora.targets.length ? config.lora.targets : [...LORA_TARGETS_ALL],
+  });
+  if (lora.note) hooks.log(lora.note);
+  model.addLora(lora.config, Rng.derive(config.seed, 'lora/init'));
 
   const loopConfig = loopConfigFromShared(config, {
     checkpointDir: join(job.runDir, 'checkpoints'),
     defaultLearningRate: model.config.family === 'builtin' ? BUILTIN_DEFAULT_LR : REAL_MODEL_DEFAULT_LR,
   });
   const result = await trainPreference(model, source, loopConfig, {
-    onStart: (e) => hooks.started({ totalSteps: e.totalSteps, backend: `${backend.name} (${backend.device})`, startStep: e.startStep }),
+    onStart: (e) => {
+      for (const note of e.notes) hooks.log(`resume: ${note}`);
+      hooks.started({ totalSteps: e.totalSteps, backend: `${backend.name} (${backend.device})`, startStep: e.startStep });
+    },
     beforeStep: (step) => hooks.waitIfPaused(step),
     onStep: (e) =>
       hooks.step({
@@ -96,6 +98,7 @@ export const engine: Engine = async (job, hooks) => {
     onCheckpoint: (e) => hooks.checkpoint(e.step, e.path),
     signal: hooks.signal,
     resumeFrom: job.resumeFrom?.path,
+    inputs: { tokenizer: await tokenizerFingerprint(dir) },
   });
   if (result.status === 'aborted') throw new CancelledError('Cancelled by the user.');
   await saveAdapter(join(job.runDir, 'adapter'), model, { mdpo_studio_run: job.runId, step: result.step });

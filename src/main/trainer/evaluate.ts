@@ -15,7 +15,7 @@ import { objectStats } from '../../core/world/pope';
 import { scenePng } from '../../core/world/render';
 import { evalScenes, sftScenes } from '../../core/world/splits';
 import type { EvaluationRow, HallucinationMark, ParsedObject } from '../../shared/api';
-import { baseModelDir } from './engine';
+import { runBaseModelDir } from './base-model';
 import type { Engine, EvaluationOutput } from './protocol';
 
 /** Spans of "<color> <shape>" mentions in an answer, marked by the judge's verdict. */
@@ -37,7 +37,7 @@ export const evaluateEngine: Engine = async (job, hooks) => {
   const { scenes: count, seed } = job.task;
   const backend = await initBackend(job.config.backend as BackendName | 'auto');
   hooks.log(`evaluating on ${backend.name}`);
-  const { model, tokenizer } = await loadCheckpoint(baseModelDir(job.config, job.appRoot));
+  const { model, tokenizer } = await loadCheckpoint(await runBaseModelDir(job));
   if (!tokenizer) throw new Error('The base model has no tokenizer.json.');
   await loadAdapter(join(job.runDir, 'adapter'), model).catch((error: Error) => {
     throw new Error(`Run ${job.runId} has no adapter to evaluate (has it completed?): ${error.message}`, { cause: error });
