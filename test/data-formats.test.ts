@@ -76,7 +76,10 @@ describe('valid fixtures, one per format', () => {
     expect(r.records[0].source).toEqual({ file: 'data.json', index: 0, line: 2 });
     expect(r.records[0].image).toEqual({ kind: 'file', path: path.join(dir, 'images/a.png'), relPath: 'images/a.png' });
     expect(r.records[0].imageInfo).toMatchObject({ format: 'png', width: 8, height: 6, channels: 3 });
-    expect(r.report.issues.map((i) => `${i.code}@${i.record}`)).toEqual(['chat-template-stripped@0', 'image-marker-stripped@0', 'image-marker-stripped@1']);
+    // Said once per dataset, with the count and the first record (issue 18), not once per record.
+    expect(r.report.issues.map((i) => [i.severity, i.code, i.field, i.record])).toEqual([['note', 'chat-template-stripped', 'prompt', undefined], ['note', 'image-marker-stripped', 'prompt', undefined]]);
+    expect(r.report.issues[0].message).toBe('data.json, field "prompt", 1 record (the first: record 0 at data.json:2): a chat template (vicuna) was removed from the prompt text; the model\'s own template is applied in training');
+    expect(r.report.issues[1].message).toContain('2 records (the first: record 0 at data.json:2)');
     expect(r.report.summary.images.width).toMatchObject({ min: 8, max: 8, count: 2 });
     expect(await snapshot(dir)).toEqual(before);
     expectClean(await importDataset(path.join(dir, 'data.json')), 'silkie-json');
@@ -139,7 +142,7 @@ describe('valid fixtures, one per format', () => {
     const r = await importDataset(dir);
     expectClean(r, 'parquet');
     expect(r.report.files).toEqual(['data/train-00000-of-00001.parquet']);
-    expect(r.report.issues.map((i) => [i.severity, i.code, i.file])).toEqual([['note', 'other-splits-skipped', 'data/test-00000-of-00001.parquet'], ['note', 'chat-template-stripped', 'data/train-00000-of-00001.parquet'], ['note', 'image-marker-stripped', 'data/train-00000-of-00001.parquet'], ['note', 'image-marker-stripped', 'data/train-00000-of-00001.parquet']]);
+    expect(r.report.issues.map((i) => [i.severity, i.code, i.file])).toEqual([['note', 'other-splits-skipped', 'data/test-00000-of-00001.parquet'], ['note', 'chat-template-stripped', 'data/train-00000-of-00001.parquet'], ['note', 'image-marker-stripped', 'data/train-00000-of-00001.parquet']]);
     expect(r.records.map((x) => x.id)).toEqual(['10', '11']);
     expect(r.records[1].image).toMatchObject({ kind: 'embedded', row: 1, column: 'image', byteLength: jpg.length });
     expect(r.report.summary.images.formats).toEqual({ png: 1, jpeg: 1 });
@@ -200,8 +203,9 @@ describe('round trip with the built-in world', () => {
     const written = await writePreferenceDataset(dir, pairs);
     const progress: number[] = [];
     const r = await importDataset(dir, { budget: { tokenizer: { encode: (t) => t.split(/\s+/).map(() => 1) }, maxAnswerTokens: 64 }, onProgress: (done, total) => progress.push(done / total) });
+    // Progress is in bytes of the data files: after each batch, and 1 at the end.
     expect(progress.at(-1)).toBe(1);
-    expect(progress).toHaveLength(written.length);
+    expect(progress.every((p, k) => p > 0 && p <= 1 && (k === 0 || p >= progress[k - 1]))).toBe(true);
     expect(r.report.issues.filter((i) => i.severity !== 'note')).toEqual([]);
     expect(r.format).toBe('silkie-json');
     expect(r.report.files).toEqual(['data.json']);
@@ -239,4 +243,46 @@ describe('committed fixtures (test/fixtures/datasets)', () => {
       'data.jsonl:3, record 2, field "img_path": "images/empty.png" is a zero-byte file',
     );
   });
+});
+
+/**
+ * Issue 18, item 3: public preference sets have 80k-100k+ pairs and users merge several.
+ * 150,000 records used to crash with "Maximum call stack size exceeded" (an array spread into
+ * push). Small records, one shared image, one bad record in the middle: it must be named with
+ * its line, every other record kept. Memory and time at 1M records: `npm run bench:import`.
+ */
+describe('at scale (150,000 records)', () => {
+  const N = 150_000;
+  const BAD = 75_000;
+  const row = (k: number): string => `{"id":"r${k}","img_path":"images/a.png","prompt":"Q${k}?","chosen":"yes ${k}","rejected":"no ${k}"}`;
+
+  it('JSONL: imports every good record and names the bad line', async () => {
+    const dir = await folder('scale-jsonl', {});
+    const lines: string[] = [];
+    for (let k = 0; k < N; k++) lines.push(k === BAD ? '{"id": "broken", "prompt": oops}' : row(k));
+    await fs.writeFile(path.join(dir, 'train.jsonl'), `${lines.join('\n')}\n`);
+    const r = await importDataset(dir);
+    expect(r.format).toBe('silkie-jsonl');
+    expect(r.report.summary.records).toBe(N);
+    expect(r.records).toHaveLength(N - 1);
+    expect(r.report.excluded).toEqual([BAD]);
+    expect(r.report.issues.map((i) => [i.severity, i.code, i.record, i.line])).toEqual([['error', 'invalid-json-line', BAD, BAD + 1]]);
+    expect(r.report.issues[0].message).toContain(`train.jsonl:${BAD + 1}`);
+    expect(r.records[BAD].id).toBe(`r${BAD + 1}`);
+    expect(r.records[N - 2].source).toEqual({ file: 'train.jsonl', index: N - 1, line: N });
+  }, 120_000);
+
+  it('JSON list: imports every good record and names the bad one with its line', async () => {
+    const dir = await folder('scale-json', {});
+    const parts: string[] = [];
+    for (let k = 0; k < N; k++) parts.push(k === BAD ? '{"id":"broken","img_path":"images/a.png","prompt":"Q?","chosen":"same","rejected":"same"}' : row(k));
+    await fs.writeFile(path.join(dir, 'train.json'), `[\n${parts.join(',\n')}\n]\n`);
+    const r = await importDataset(path.join(dir, 'train.json'));
+    expect(r.format).toBe('silkie-json');
+    expect(r.report.summary.records).toBe(N);
+    expect(r.records).toHaveLength(N - 1);
+    expect(r.report.excluded).toEqual([BAD]);
+    expect(r.report.issues.map((i) => [i.severity, i.code, i.field, i.record, i.line])).toEqual([['error', 'chosen-equals-rejected', 'rejected', BAD, BAD + 2]]);
+    expect(r.records[N - 2].source).toEqual({ file: 'train.json', index: N - 1, line: N + 1 });
+  }, 120_000);
 });

@@ -1,12 +1,15 @@
 /**
  * Format auto-detection: from the path the user picked (a folder or a file) to the data
- * files, their rows and the record shape. Throws only when the root cannot be read.
+ * files, a stream of their rows and the record shape. The shape is decided by the first
+ * record of a known shape among the first LOOKAHEAD rows (not by the first row alone: a first
+ * record missing a field is that record's error, not the file's). Throws only when the root
+ * cannot be read.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { datasetIssue } from './issues';
 import { SHAREGPT_TAGS, type MessageTags } from './messages';
-import { readJsonFile, readJsonlFile, readParquetFile, type FileRows, type RawRow } from './read-files';
+import { readRows, type RawRow, type ReadState } from './read-files';
 import { detectShape, isConversational, isObject, type Shape } from './records';
 import { DatasetError, type DataIssue, type DatasetFormat } from './types';
 
@@ -16,10 +19,20 @@ export interface DetectedDataset {
   baseDir: string;
   /** Data files read, relative to baseDir. */
   files: string[];
-  rows: RawRow[];
+  /** The rows, read as they are consumed (once). Empty when the shape is unknown. */
+  rows: AsyncIterable<RawRow>;
   shape: Shape | null;
+  /** Dataset-level issues; reading `rows` may add more (and set `failed`). */
   issues: DataIssue[];
+  /** A dataset-level error came after rows were produced: the import keeps no record. */
+  readonly failed: boolean;
+  /** Bytes of the data files, and bytes read so far (progress). */
+  totalBytes: number;
+  readonly bytesRead: number;
 }
+
+/** Rows looked at to decide the shape. */
+export const LOOKAHEAD = 1000;
 
 export interface DetectOptions {
   /** LLaMA-Factory: which dataset_info.json entry to read when there are several. */
@@ -47,12 +60,6 @@ async function startsWithList(abs: string): Promise<boolean> {
   }
 }
 
-async function readByExtension(abs: string, rel: string): Promise<FileRows & { topLevel?: unknown }> {
-  if (/\.parquet$/i.test(rel)) return readParquetFile(abs, rel);
-  if (/\.jsonl$/i.test(rel)) return readJsonlFile(abs, rel);
-  return readJsonFile(abs, rel);
-}
-
 function formatOf(rel: string, shape: Shape | null, first: unknown): DatasetFormat | null {
   if (!shape) return null;
   if (/\.parquet$/i.test(rel)) return 'parquet';
@@ -63,26 +70,71 @@ function formatOf(rel: string, shape: Shape | null, first: unknown): DatasetForm
   return jsonl ? 'silkie-jsonl' : 'silkie-json';
 }
 
-/** Reads data files (all in one format) and detects the shape from the first object row. */
+async function* chain(baseDir: string, rels: string[], state: ReadState): AsyncGenerator<RawRow> {
+  for (const rel of rels) yield* readRows(path.join(baseDir, rel), rel, state);
+}
+
+function empty(format: DatasetFormat | null, baseDir: string, files: string[], issues: DataIssue[]): DetectedDataset {
+  return { format, baseDir, files, rows: (async function* () {})(), shape: null, issues, failed: false, totalBytes: 0, bytesRead: 0 };
+}
+
+/**
+ * Opens data files (all in one format) as one stream of rows; without a given shape, reads
+ * ahead until a record of a known shape decides it.
+ */
 async function readFiles(baseDir: string, rels: string[], shape: Shape | null): Promise<DetectedDataset> {
-  const rows: RawRow[] = [];
-  const issues: DataIssue[] = [];
-  for (const rel of rels) {
-    const r = await readByExtension(path.join(baseDir, rel), rel);
-    rows.push(...r.rows);
-    issues.push(...r.issues);
-    if (r.topLevel !== undefined && isObject(r.topLevel) && Object.values(r.topLevel).some((v) => isObject(v) && 'file_name' in v)) {
-      issues[issues.length - 1] = datasetIssue('unknown-format', rel, 'looks like a LLaMA-Factory dataset_info.json; pick its folder, or name the file dataset_info.json');
+  const state: ReadState = { issues: [], failed: false, bytesRead: 0 };
+  let totalBytes = 0;
+  for (const rel of rels) totalBytes += (await fs.stat(path.join(baseDir, rel))).size;
+  const source = chain(baseDir, rels, state);
+  const ahead: RawRow[] = [];
+  let found = shape;
+  let decider: unknown;
+  let firstObject: unknown;
+  for (;;) {
+    if (found && ahead.length > 0) break;
+    if (ahead.length >= LOOKAHEAD) break;
+    const next = await source.next();
+    if (next.done) break;
+    ahead.push(next.value);
+    const v = next.value.value;
+    if (next.value.error === undefined && isObject(v)) {
+      firstObject ??= v;
+      const s = found ? null : detectShape(v);
+      if (s) {
+        found = s;
+        decider = v;
+      }
     }
   }
-  const first = rows.find((r) => r.parseError === undefined && isObject(r.value))?.value;
-  const found = shape ?? (first === undefined ? null : detectShape(first));
-  if (!found && rows.length > 0 && issues.length === 0) {
-    const keys = isObject(first) ? Object.keys(first).slice(0, 12).join(', ') : 'no object records';
-    issues.push(datasetIssue('unknown-format', rels[0], `has records of an unknown format (keys: ${keys}); expected {img_path, prompt, chosen, rejected} (mDPO/Silkie), TRL {images, prompt, chosen, rejected}, or sharegpt {conversations, chosen, rejected, images}`));
+  if (!found && ahead.length > 0 && state.issues.length === 0) {
+    await source.return(undefined);
+    const keys = isObject(firstObject) ? Object.keys(firstObject).slice(0, 12).join(', ') : 'no object records';
+    state.issues.push(datasetIssue('unknown-format', rels[0], `has records of an unknown format (none of the first ${Math.min(ahead.length, LOOKAHEAD)} records has one; keys of the first: ${keys}); expected {img_path, prompt, chosen, rejected} (mDPO/Silkie), TRL {images, prompt, chosen, rejected}, or sharegpt {conversations, chosen, rejected, images}`));
   }
-  if (rows.length === 0 && issues.length === 0) issues.push(datasetIssue('empty-dataset', rels.join(', '), 'holds no records'));
-  return { format: formatOf(rels[0], found, first), baseDir, files: rels, rows, shape: found, issues };
+  if (ahead.length === 0 && state.issues.length === 0) state.issues.push(datasetIssue('empty-dataset', rels.join(', '), 'holds no records'));
+  const rows = found
+    ? (async function* () {
+        yield* ahead;
+        ahead.length = 0;
+        yield* source;
+      })()
+    : (async function* () {})();
+  return {
+    format: formatOf(rels[0], found, decider ?? firstObject),
+    baseDir,
+    files: rels,
+    rows,
+    shape: found,
+    issues: state.issues,
+    get failed() {
+      return state.failed;
+    },
+    totalBytes,
+    get bytesRead() {
+      return state.bytesRead;
+    },
+  };
 }
 
 interface InfoEntry {
@@ -96,27 +148,27 @@ interface InfoEntry {
 /** LLaMA-Factory: dataset_info.json names the file, formatting "sharegpt", ranking true, columns, tags. */
 async function readLlamaFactory(baseDir: string, options: DetectOptions): Promise<DetectedDataset> {
   const infoRel = 'dataset_info.json';
-  const empty = (issue: DataIssue): DetectedDataset => ({ format: 'llamafactory-sharegpt', baseDir, files: [infoRel], rows: [], shape: null, issues: [issue] });
+  const none = (issue: DataIssue): DetectedDataset => empty('llamafactory-sharegpt', baseDir, [infoRel], [issue]);
   let info: unknown;
   try {
     info = JSON.parse(await fs.readFile(path.join(baseDir, infoRel), 'utf8'));
   } catch (e) {
-    return empty(datasetIssue('invalid-dataset-info', infoRel, `is not valid JSON (${(e as Error).message})`));
+    return none(datasetIssue('invalid-dataset-info', infoRel, `is not valid JSON (${(e as Error).message})`));
   }
-  if (!isObject(info)) return empty(datasetIssue('invalid-dataset-info', infoRel, 'is not an object of dataset entries'));
+  if (!isObject(info)) return none(datasetIssue('invalid-dataset-info', infoRel, 'is not an object of dataset entries'));
   const ranking = Object.entries(info).filter(([, v]) => isObject(v) && v.ranking === true && (v.formatting ?? 'alpaca') === 'sharegpt');
   let name = options.dataset;
   if (name === undefined) {
-    if (ranking.length === 0) return empty(datasetIssue('invalid-dataset-info', infoRel, `has no entry with "formatting": "sharegpt" and "ranking": true (entries: ${Object.keys(info).join(', ') || 'none'})`));
-    if (ranking.length > 1) return empty(datasetIssue('ambiguous-dataset', infoRel, `has several ranking entries (${ranking.map(([n]) => n).join(', ')}); pick one by name`));
+    if (ranking.length === 0) return none(datasetIssue('invalid-dataset-info', infoRel, `has no entry with "formatting": "sharegpt" and "ranking": true (entries: ${Object.keys(info).join(', ') || 'none'})`));
+    if (ranking.length > 1) return none(datasetIssue('ambiguous-dataset', infoRel, `has several ranking entries (${ranking.map(([n]) => n).join(', ')}); pick one by name`));
     name = ranking[0][0];
   }
   const entry = info[name] as InfoEntry | undefined;
-  if (!isObject(entry)) return empty(datasetIssue('invalid-dataset-info', infoRel, `has no entry named ${JSON.stringify(name)}`));
+  if (!isObject(entry)) return none(datasetIssue('invalid-dataset-info', infoRel, `has no entry named ${JSON.stringify(name)}`));
   if (entry.ranking !== true || entry.formatting !== 'sharegpt') {
-    return empty(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)} is not a sharegpt ranking dataset ("formatting": ${JSON.stringify(entry.formatting ?? 'alpaca')}, "ranking": ${JSON.stringify(entry.ranking ?? false)})`));
+    return none(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)} is not a sharegpt ranking dataset ("formatting": ${JSON.stringify(entry.formatting ?? 'alpaca')}, "ranking": ${JSON.stringify(entry.ranking ?? false)})`));
   }
-  if (typeof entry.file_name !== 'string' || entry.file_name === '') return empty(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)} has no "file_name"`));
+  if (typeof entry.file_name !== 'string' || entry.file_name === '') return none(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)} has no "file_name"`));
   const columns: Record<string, unknown> = isObject(entry.columns) ? entry.columns : {};
   const tagMap: Record<string, unknown> = isObject(entry.tags) ? entry.tags : {};
   const col = (k: string, d: string): string => (typeof columns[k] === 'string' ? (columns[k] as string) : d);
@@ -136,16 +188,16 @@ async function readLlamaFactory(baseDir: string, options: DetectOptions): Promis
   const fileRel = entry.file_name;
   const abs = path.resolve(baseDir, fileRel);
   if (path.relative(baseDir, abs).startsWith('..') || path.isAbsolute(path.relative(baseDir, abs))) {
-    return empty(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)} has file_name ${JSON.stringify(fileRel)} outside the dataset folder`));
+    return none(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)} has file_name ${JSON.stringify(fileRel)} outside the dataset folder`));
   }
   try {
     const st = await fs.stat(abs);
     const rels = st.isDirectory() ? (await listDataFiles(abs)).map((f) => path.join(fileRel, f)) : [fileRel];
-    if (rels.length === 0) return empty(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)}: folder ${fileRel} holds no data file`));
+    if (rels.length === 0) return none(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)}: folder ${fileRel} holds no data file`));
     const d = await readFiles(baseDir, rels, shape);
     return { ...d, format: 'llamafactory-sharegpt' };
   } catch (e) {
-    return empty(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)}: cannot read ${fileRel} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`));
+    return none(datasetIssue('invalid-dataset-info', infoRel, `entry ${JSON.stringify(name)}: cannot read ${fileRel} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`));
   }
 }
 
@@ -159,7 +211,22 @@ function trainSplit(rels: string[]): { keep: string[]; skipped: string[] } {
   return { keep: rels.filter((r) => !skipped.includes(r)), skipped };
 }
 
+/** Node's error codes for a path, in words. */
+const ERRNO_WORDS: Record<string, string> = {
+  ENOENT: 'does not exist',
+  EACCES: 'cannot be read (permission denied)',
+  EPERM: 'cannot be read (operation not permitted)',
+  ENOTDIR: 'does not exist (a part of the path before the last one is a file, not a folder)',
+  ENAMETOOLONG: 'is too long for the file system',
+  ELOOP: 'is a loop of symbolic links',
+  EIO: 'cannot be read (the disk reported an input/output error)',
+};
+
 export async function detectDataset(root: string, options: DetectOptions = {}): Promise<DetectedDataset> {
+  if (root.includes('\0')) {
+    const shown = JSON.stringify(root).slice(1, -1);
+    throw new DatasetError('unreadable-root', root, `Dataset path "${shown}" contains a NUL byte (\\0, at character ${root.indexOf('\0') + 1}); no file or folder name can hold one. Was the path pasted from a binary file or a C string?`);
+  }
   let real: string;
   let isDir: boolean;
   try {
@@ -169,7 +236,7 @@ export async function detectDataset(root: string, options: DetectOptions = {}): 
     else await fs.access(real, fs.constants.R_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code ?? (e as Error).message})`;
+    const why = ERRNO_WORDS[code ?? ''] ?? `cannot be read (${code ?? (e as Error).message})`;
     throw new DatasetError('unreadable-root', root, `Dataset ${root} ${why}`);
   }
   if (!isDir) {
@@ -177,7 +244,7 @@ export async function detectDataset(root: string, options: DetectOptions = {}): 
     const rel = path.basename(real);
     if (rel === 'dataset_info.json') return readLlamaFactory(baseDir, options);
     if (!DATA_EXT.test(rel)) {
-      return { format: null, baseDir, files: [rel], rows: [], shape: null, issues: [datasetIssue('unknown-format', rel, 'is not a .json, .jsonl or .parquet file')] };
+      return empty(null, baseDir, [rel], [datasetIssue('unknown-format', rel, 'is not a .json, .jsonl or .parquet file')]);
     }
     return readFiles(baseDir, [rel], null);
   }
@@ -192,7 +259,7 @@ export async function detectDataset(root: string, options: DetectOptions = {}): 
       rels = [];
     }
   }
-  const none = (issue: DataIssue): DetectedDataset => ({ format: null, baseDir: real, files: rels, rows: [], shape: null, issues: [issue] });
+  const none = (issue: DataIssue): DetectedDataset => empty(null, real, rels, [issue]);
   if (rels.length === 0) return none(datasetIssue('unknown-format', '.', `folder ${root} holds no .json, .jsonl or .parquet data file (nor dataset_info.json)`));
   const parquet = rels.filter((r) => /\.parquet$/i.test(r));
   if (parquet.length === rels.length) {

@@ -1,8 +1,8 @@
 /** Real preference data: import, validation, preprocessing, hard negatives (README.md). */
 export * from './types';
-export { importDataset, type ImportOptions } from './import';
+export { importDataset, scanDataset, validateDataset, type ImportOptions, type RecordSink, type ScanResult } from './import';
 export { detectDataset, type DetectOptions, type DetectedDataset } from './detect';
-export { type TokenBudget, type TokenCounter, type ValidateOptions } from './validate';
+export { CHARS_PER_TOKEN, type CharBudget, type TokenBudget, type TokenCounter, type ValidateOptions } from './validate';
 export { DEFAULT_MAX_PIXELS, checkImageBytes, type ImageCheckOptions } from './image-check';
 export { cleanPrompt, countImageMarkers, stripChatTemplate, stripImageMarkers } from './text';
 export * from './negatives';
@@ -11,3 +11,4 @@ export { decodeRgb, loadImage, loadRgb, normalize, outputShape, readImageBytes, 
 export { clearParquetCellCache } from './read-files';
 export { previewNegatives, type NegativePreview, type PreviewOptions } from './preview';
 export { createPreferenceSource, DatasetPreferenceSource, type SkippedRecord, type SourceOptions } from './source';
+export { readRecordsFile, readRecordsFileSync, RecordsWriter } from './records-file';

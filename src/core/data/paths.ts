@@ -18,6 +18,9 @@ function outside(baseDir: string, p: string): boolean {
 /** `baseDir` must already be a real path (detectDataset returns one). */
 export async function resolveImagePath(baseDir: string, given: string): Promise<ResolvedPath> {
   if (given.trim() === '') return { ok: false, code: 'image-not-found', detail: 'is an empty path' };
+  if (given.includes('\0')) {
+    return { ok: false, code: 'image-not-found', detail: `${JSON.stringify(given)} contains a NUL byte (\\0, at character ${given.indexOf('\0') + 1}); no file name can hold one` };
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(given)) {
     return { ok: false, code: 'image-not-found', detail: `${JSON.stringify(given)} is a URL; images must be files inside the dataset folder (nothing is downloaded)` };
   }

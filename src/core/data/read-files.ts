@@ -1,119 +1,163 @@
 /**
- * Reading data files into raw rows: JSON lists (with each element's line), JSONL (bad lines
- * become per-record errors), parquet through hyparquet (binary cells kept as bytes).
+ * Reading data files into raw rows, one at a time: JSON lists and JSONL are streamed in 1 MiB
+ * chunks and parsed record by record (json-stream.ts), so memory does not grow with the file;
+ * a record that does not parse or is not UTF-8 becomes a per-record error naming its line,
+ * column, field and byte offset. Parquet goes through hyparquet (binary cells kept as bytes).
  * Nothing here throws for bad content: problems come back as issues.
  */
+import { isUtf8 } from 'node:buffer';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { parquetReadObjects } from 'hyparquet';
 import { datasetIssue } from './issues';
+import { ArraySplitter, fieldAt, firstInvalidUtf8, LineSplitter, lineColumn, locateJsonError, type Piece } from './json-stream';
+import { isObject } from './records';
 import type { DataIssue, SourcePos } from './types';
-
-export interface RawRow {
-  value: unknown;
-  pos: SourcePos;
-  /** A JSONL line that does not parse. */
-  parseError?: string;
-}
-
-export interface FileRows {
-  rows: RawRow[];
-  issues: DataIssue[];
-}
-
-/** 1-based line of a character offset. */
-function lineOf(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
-}
-
-/** The 1-based start line of every element of a top-level JSON array (a string-aware scan). */
-export function arrayElementLines(text: string): number[] {
-  const lines: number[] = [];
-  let depth = 0;
-  let line = 1;
-  let inString = false;
-  let expectElement = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '\n') line++;
-    if (inString) {
-      if (ch === '\\') i++;
-      else if (ch === '"') inString = false;
-      continue;
-    }
-    if (depth === 1 && expectElement && !/\s/.test(ch) && ch !== ']') {
-      lines.push(line);
-      expectElement = false;
-    }
-    if (ch === '"') inString = true;
-    else if (ch === '[' || ch === '{') {
-      depth++;
-      if (depth === 1 && ch === '[') expectElement = true;
-    } else if (ch === ']' || ch === '}') depth--;
-    else if (ch === ',' && depth === 1) expectElement = true;
-  }
-  return lines;
-}
-
-/** Where JSON.parse stopped, from its message ("... at position 123" / "line 3 column 5"). */
-function jsonErrorLine(text: string, message: string): number | undefined {
-  const pos = /position (\d+)/.exec(message);
-  if (pos) return lineOf(text, Number(pos[1]));
-  const lc = /line (\d+)/.exec(message);
-  return lc ? Number(lc[1]) : undefined;
-}
 
 export function decodeText(bytes: Buffer): string {
   const text = bytes.toString('utf8');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** A JSON file: a list of records, or (LLaMA-Factory / HF) an object we report as not a list. */
-export async function readJsonFile(abs: string, rel: string): Promise<FileRows & { topLevel?: unknown }> {
+export interface RawRow {
+  value: unknown;
+  pos: SourcePos;
+  /** A record that cannot be read: a line/element that does not parse, or bytes that are not UTF-8. */
+  error?: { code: 'invalid-json-line' | 'invalid-utf8'; field?: string; detail: string };
+}
+
+/**
+ * Shared by the row readers of one import: dataset-level issues, and `failed` when such an
+ * error came after rows of the same dataset were already produced (the import then keeps none).
+ */
+export interface ReadState {
+  issues: DataIssue[];
+  failed: boolean;
+  /** Bytes of data files read so far (progress). */
+  bytesRead: number;
+}
+
+const CHUNK = 1 << 20;
+/** A JSON file that is not a list is read whole (LLaMA-Factory side files); larger ones are refused. */
+const MAX_OBJECT_FILE = 256 << 20;
+
+/** The text of a record's bytes, or why it is not UTF-8 (with the field and the byte offset). */
+function decodePiece(piece: Piece, rel: string): { text: string } | { error: NonNullable<RawRow['error']> } {
+  const bytes = Buffer.isBuffer(piece.bytes) ? piece.bytes : Buffer.from(piece.bytes.buffer, piece.bytes.byteOffset, piece.bytes.byteLength);
+  if (isUtf8(bytes)) return { text: bytes.toString('utf8') };
+  const bad = firstInvalidUtf8(bytes);
+  const f = fieldAt(bytes, bad);
+  const byte = `0x${bytes[bad].toString(16).padStart(2, '0')}`;
+  const inField = f ? ` (byte ${bad - f.valueStart} of the field's JSON text)` : '';
+  const detail = `is not valid UTF-8: byte ${byte} at byte offset ${piece.offset + bad} of ${rel}${inField}; re-save the file as UTF-8`;
+  return { error: { code: 'invalid-utf8', field: f?.field, detail } };
+}
+
+/** One record from its bytes: parsed, or an error naming the line and column where parsing stopped. */
+function pieceRow(piece: Piece, rel: string, index: number): RawRow {
+  const pos: SourcePos = { file: rel, index, line: piece.line };
+  const decoded = decodePiece(piece, rel);
+  if ('error' in decoded) return { value: undefined, pos, error: decoded.error };
+  try {
+    return { value: JSON.parse(decoded.text), pos };
+  } catch {
+    const e = locateJsonError(decoded.text);
+    const at = lineColumn(decoded.text, e.offset, piece.line, piece.column);
+    return { value: undefined, pos, error: { code: 'invalid-json-line', detail: `is not valid JSON at line ${at.line}, column ${at.column}: ${e.detail}` } };
+  }
+}
+
+async function* chunks(abs: string, state: ReadState): AsyncGenerator<Buffer> {
+  const stream = createReadStream(abs, { highWaterMark: CHUNK });
+  try {
+    for await (const chunk of stream) {
+      state.bytesRead += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** A JSON file: a list of records, streamed element by element. */
+async function* readJsonRows(abs: string, rel: string, state: ReadState): AsyncGenerator<RawRow> {
+  const splitter = new ArraySplitter();
+  let index = 0;
+  for await (const chunk of chunks(abs, state)) {
+    for (const piece of splitter.push(chunk)) yield pieceRow(piece, rel, index++);
+    if (splitter.notArray || splitter.problem) break;
+  }
+  if (splitter.notArray) {
+    state.issues.push(await notAList(abs, rel));
+    return;
+  }
+  const problem = splitter.problem ?? splitter.end();
+  if (problem) {
+    state.issues.push(datasetIssue('invalid-json', rel, `is not valid JSON at line ${problem.line}, column ${problem.column}: ${problem.detail}`, problem.line));
+    if (index > 0) state.failed = true;
+  }
+}
+
+/** A JSON file that is not a list: what it holds instead (read whole; such files are small). */
+async function notAList(abs: string, rel: string): Promise<DataIssue> {
+  const size = (await fs.stat(abs)).size;
+  if (size > MAX_OBJECT_FILE) return datasetIssue('unknown-format', rel, `does not hold a list of records at the top level (and at ${size} bytes is too large to read whole)`);
   const text = decodeText(await fs.readFile(abs));
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (e) {
-    const msg = (e as Error).message;
-    return { rows: [], issues: [datasetIssue('invalid-json', rel, `is not valid JSON (${msg})`, jsonErrorLine(text, msg))] };
+  } catch {
+    const e = locateJsonError(text);
+    const at = lineColumn(text, e.offset);
+    return datasetIssue('invalid-json', rel, `is not valid JSON at line ${at.line}, column ${at.column}: ${e.detail}`, at.line);
   }
-  if (!Array.isArray(value)) {
-    return { rows: [], topLevel: value, issues: [datasetIssue('unknown-format', rel, `holds ${value === null ? 'null' : typeof value === 'object' ? 'an object' : `a ${typeof value}`} at the top level, expected a list of records`)] };
+  if (isObject(value) && Object.values(value).some((v) => isObject(v) && 'file_name' in v)) {
+    return datasetIssue('unknown-format', rel, 'looks like a LLaMA-Factory dataset_info.json; pick its folder, or name the file dataset_info.json');
   }
-  const lines = arrayElementLines(text);
-  return { rows: value.map((v, index) => ({ value: v, pos: { file: rel, index, line: lines[index] } })), issues: [] };
+  return datasetIssue('unknown-format', rel, `holds ${value === null ? 'null' : typeof value === 'object' ? 'an object' : `a ${typeof value}`} at the top level, expected a list of records`);
 }
 
 /** JSONL: one record per non-empty line. */
-export async function readJsonlFile(abs: string, rel: string): Promise<FileRows> {
-  const text = decodeText(await fs.readFile(abs));
-  const rows: RawRow[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '') continue;
-    const pos: SourcePos = { file: rel, index: rows.length, line: i + 1 };
-    try {
-      rows.push({ value: JSON.parse(line), pos });
-    } catch (e) {
-      rows.push({ value: undefined, pos, parseError: (e as Error).message });
-    }
+async function* readJsonlRows(abs: string, rel: string, state: ReadState): AsyncGenerator<RawRow> {
+  const splitter = new LineSplitter();
+  let index = 0;
+  for await (const chunk of chunks(abs, state)) {
+    for (const piece of splitter.push(chunk)) yield pieceRow(piece, rel, index++);
   }
-  return { rows, issues: [] };
+  for (const piece of splitter.end()) yield pieceRow(piece, rel, index++);
+}
+
+/** hyparquet's reasons, in words a user can act on (the reader's own message follows). */
+export function parquetProblem(message: string): string {
+  let words: string;
+  if (/footer != PAR1|too short/i.test(message)) words = 'is not a parquet file, or is cut off: a parquet file starts and ends with the 4 bytes "PAR1"';
+  else if (/metadata length .* exceeds/i.test(message)) words = 'is cut off or damaged: its footer says the metadata is longer than the file';
+  else if (/compression codec/i.test(message)) words = 'uses a compression this app does not read; re-export it with snappy or no compression';
+  else if (/unsupported|not supported/i.test(message)) words = 'uses a parquet feature this app does not read';
+  else words = 'is damaged: a page or page header in the middle of the file cannot be decoded (the file was probably cut off, or overwritten in places); download or export it again';
+  return `${words} (parquet reader: ${message})`;
 }
 
 /** Parquet: every row as an object; BYTE_ARRAY cells without a string type stay bytes. */
-export async function readParquetFile(abs: string, rel: string): Promise<FileRows> {
+async function* readParquetRows(abs: string, rel: string, state: ReadState): AsyncGenerator<RawRow> {
   const buf = await fs.readFile(abs);
+  state.bytesRead += buf.length;
   const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+  let objects: Record<string, unknown>[];
   try {
-    const objects = await parquetReadObjects({ file, utf8: false });
-    return { rows: objects.map((value, index) => ({ value: plain(value), pos: { file: rel, index } })), issues: [] };
+    objects = await parquetReadObjects({ file, utf8: false });
   } catch (e) {
-    return { rows: [], issues: [datasetIssue('invalid-parquet', rel, `cannot be read as parquet (${(e as Error).message})`)] };
+    state.issues.push(datasetIssue('invalid-parquet', rel, parquetProblem((e as Error).message)));
+    return;
   }
+  for (let index = 0; index < objects.length; index++) yield { value: plain(objects[index]), pos: { file: rel, index } };
+}
+
+/** The rows of one data file, by its extension. Dataset-level problems go to `state`. */
+export function readRows(abs: string, rel: string, state: ReadState): AsyncGenerator<RawRow> {
+  if (/\.parquet$/i.test(rel)) return readParquetRows(abs, rel, state);
+  if (/\.jsonl$/i.test(rel)) return readJsonlRows(abs, rel, state);
+  return readJsonRows(abs, rel, state);
 }
 
 /** bigint ids to numbers where exact, so records stay JSON-friendly. */

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { flattenAnswer, flattenPrompt, OPENAI_TAGS, SHAREGPT_TAGS } from './messages';
-import { arrayElementLines } from './read-files';
 import { cleanPrompt, countImageMarkers, stripAnswerEnd, stripChatTemplate } from './text';
 
 describe('cleanPrompt: chat templates and image markers', () => {
@@ -52,13 +51,5 @@ describe('message lists', () => {
     expect(flattenPrompt([{ role: 'robot', content: 'x' }], OPENAI_TAGS)).toMatchObject({ ok: false, error: expect.stringContaining('role "robot"') });
     expect(flattenPrompt('text', OPENAI_TAGS)).toMatchObject({ ok: false, error: 'is a string, expected a list of messages' });
     expect(flattenAnswer([{ role: 'user', content: 'x' }], OPENAI_TAGS)).toMatchObject({ ok: false, error: expect.stringContaining('expected "assistant"') });
-  });
-});
-
-describe('arrayElementLines', () => {
-  it('finds the start line of each top-level element, ignoring brackets in strings', () => {
-    const text = '[\n {"a": "[x, {y}]"},\n\n {"b": [1,\n 2]}, 3,\n "s\\"]"\n]';
-    expect(arrayElementLines(text)).toEqual([2, 4, 5, 6]);
-    expect(arrayElementLines('[]')).toEqual([]);
   });
 });

@@ -63,6 +63,7 @@ export type IssueCode =
   | 'other-splits-skipped'
   // Record structure.
   | 'invalid-json-line'
+  | 'invalid-utf8'
   | 'not-an-object'
   | 'missing-field'
   | 'wrong-type'

@@ -1,17 +1,18 @@
 /**
  * Datasets: import through src/core/data (read-only on the user's files), keep the valid
- * records beside the store (datasets/<id>/records.json), serve pages of them, their images and
- * hard-negative previews.
+ * records beside the store (datasets/<id>/records.json, a JSON list written a batch at a time),
+ * serve pages of them, their images and hard-negative previews.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import sharp from 'sharp';
-import { importDataset } from '../../core/data/import';
+import { scanDataset } from '../../core/data/import';
+import { readRecordsFileSync, RecordsWriter } from '../../core/data/records-file';
 import type { NegativeStrategy } from '../../core/data/negatives';
 import { readImageBytes } from '../../core/data/preprocess';
 import { previewNegatives } from '../../core/data/preview';
-import type { PreferenceRecord } from '../../core/data/types';
+import type { PreferenceRecord, ValidationReport } from '../../core/data/types';
 import type { DatasetDetail, DatasetRecord, ImageData, NegativePreview, Page } from '../../shared/api';
 import type { ParsedInput } from '../../shared/schemas';
 import type { Store } from '../store';
@@ -25,27 +26,48 @@ export class DatasetService {
     private readonly folder: string,
   ) {}
 
+  /**
+   * Streams the valid records into a temporary folder beside the others while the dataset is
+   * read, then creates the store row and moves the folder into place. An import with no valid
+   * record is refused (nothing written); a failure on the way removes what was written.
+   */
   async import(input: ParsedInput<'datasets:import'>): Promise<DatasetDetail> {
+    if (input.path.includes('\0')) {
+      throw badRequest(`The path ${JSON.stringify(input.path)} contains a NUL byte (\\0, at character ${input.path.indexOf('\0') + 1}); no file or folder name can hold one.`, 'path');
+    }
     const root = resolve(input.path);
     try {
       await stat(root);
-    } catch {
-      throw badRequest(`Nothing to import at ${root}: no such file or folder.`, 'path');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' ? 'a part of the path is a file, not a folder' : 'no such file or folder';
+      throw badRequest(`Nothing to import at ${root}: ${why}.`, 'path');
     }
-    const result = await importDataset(root);
-    const s = result.report.summary;
-    const id = this.store.insertDataset({
-      name: input.name ?? basename(root),
-      sourcePath: root,
-      format: result.format ?? 'unknown',
-      counts: { records: s.records, valid: s.valid, errors: s.excluded, warnings: s.warnings },
-      report: result.report,
-    });
-    const dir = join(this.folder, String(id));
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'records.json'), JSON.stringify(result.records));
-    this.cache.set(id, result.records);
-    return this.get(id);
+    mkdirSync(this.folder, { recursive: true });
+    const temp = mkdtempSync(join(this.folder, '.import-'));
+    let id: number | null = null;
+    try {
+      const writer = new RecordsWriter(join(temp, 'records.json'));
+      const result = await scanDataset(root, {}, (batch) => writer.write(batch));
+      await writer.close();
+      const s = result.report.summary;
+      if (s.valid === 0) throw badRequest(refusal(root, result.report), 'path');
+      id = this.store.insertDataset({
+        name: input.name ?? basename(root),
+        sourcePath: root,
+        format: result.format ?? 'unknown',
+        counts: { records: s.records, valid: s.valid, errors: s.excluded, warnings: s.warnings },
+        report: result.report,
+      });
+      const dir = join(this.folder, String(id));
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(temp, dir);
+      return this.get(id);
+    } catch (e) {
+      rmSync(temp, { recursive: true, force: true });
+      if (id !== null) this.store.deleteDataset(id);
+      throw e;
+    }
   }
 
   get(id: number): DatasetDetail {
@@ -59,7 +81,7 @@ export class DatasetService {
     let records = this.cache.get(id);
     if (!records) {
       try {
-        records = JSON.parse(readFileSync(join(this.folder, String(id), 'records.json'), 'utf8')) as PreferenceRecord[];
+        records = readRecordsFileSync(join(this.folder, String(id), 'records.json')) as PreferenceRecord[];
       } catch {
         records = [];
       }
@@ -118,6 +140,15 @@ export class DatasetService {
     const url = (png: Buffer) => `data:image/png;base64,${png.toString('base64')}`;
     return { original: url(preview.original), negatives: preview.negatives.map(url), strategy: preview.label };
   }
+}
+
+/** Why an import with no valid record is refused: the counts and the first errors, in words. */
+function refusal(root: string, report: ValidationReport): string {
+  const errors = report.issues.filter((i) => i.severity === 'error');
+  const first = errors.slice(0, 3).map((i) => i.message).join('; ');
+  const more = errors.length > 3 ? `; and ${errors.length - 3} more errors` : '';
+  const s = report.summary;
+  return `Nothing imported from ${root}: ${s.records} records read, none valid (${errors.length} error${errors.length === 1 ? '' : 's'}). ${first || 'No record was found.'}${more}. Run "mdpo datasets validate" on it for the full report.`;
 }
 
 /** Any image file's bytes as a PNG data URL, optionally scaled so the longest side is `size`. */
