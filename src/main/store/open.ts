@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FutureSchemaError, LATEST_VERSION, migrate } from './migrations';
+import { sqliteNativeBinding } from './native';
 
 export interface OpenOptions {
   appVersion?: string;
@@ -15,7 +16,7 @@ export interface OpenOptions {
 /** Opens (creating if needed) and migrates the database; refuses one from a newer build. */
 export function openDatabase(path: string, options: OpenOptions = {}): Database.Database {
   if (!options.readonly) mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false, nativeBinding: sqliteNativeBinding() });
   try {
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
