@@ -84,7 +84,10 @@ def run_job(job: dict, hooks: LoopHooks) -> dict:
     model = load_model(folder, placement.weight_dtype)
     model.to(placement.device)
     if opts.gradient_checkpointing and getattr(model, "supports_gradient_checkpointing", False):
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model = add_lora(model, rank=int(lora.get("rank", 64)), alpha=float(lora.get("alpha", 128)),
                      dropout=float(lora.get("dropout", 0)), targets=targets, seed=cfg.seed)
     dropout_off(model)

@@ -3,7 +3,7 @@
 The prompt is `apply_chat_template([user: image + prompt], add_generation_prompt=True)`; the
 full text appends the assistant turn. The answer's tokens are those of the full text after the
 prompt up to the end of the answer, plus ONE more token: the template's end-of-turn token
-(MDPO.md: answer tokens plus the end-of-answer token; the newline after it is not counted).
+(docs/objective.md: answer tokens plus the end-of-answer token; the newline after it is not counted).
 The prompt's own tokens (image placeholders expanded) come from the processor at batch time.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..errors import DataError, ModelLoadError
 
 @dataclass(frozen=True)
 class Limits:
-    """MDPO.md: 2048 tokens in all, prompt 1024, answer 1024 (answer counts its end token)."""
+    """docs/objective.md: 2048 tokens in all, prompt 1024, answer 1024 (answer counts its end token)."""
     max_length: int = 2048
     max_prompt_length: int = 1024
     max_answer_length: int = 1024

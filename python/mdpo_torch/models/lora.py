@@ -1,5 +1,5 @@
 """LoRA with PEFT on the language model's linear layers only (not the vision tower, not the
-connector, not lm_head), as MDPO.md and the app's adapter export (src/core/hf/adapter.ts) do.
+connector, not lm_head), as docs/objective.md and the app's adapter export (src/core/hf/adapter.ts) do.
 
 target_modules is a full-match regex over module names (PEFT re.fullmatch-es a string), built
 from the model's own module tree: `<language model>.<...>.(q_proj|...|down_proj)` with layer
@@ -68,7 +68,7 @@ def trainable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 
 
 def dropout_off(model: nn.Module) -> None:
-    """MDPO.md: dropout off during preference training, except LoRA's own (config.lora.dropout)."""
+    """docs/objective.md: dropout off during preference training, except LoRA's own (config.lora.dropout)."""
     for name, module in model.named_modules():
         if isinstance(module, nn.Dropout) and "lora_dropout" not in name:
             module.p = 0.0

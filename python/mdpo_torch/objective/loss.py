@@ -1,4 +1,4 @@
-"""The DPO / mDPO loss as a pure function of sequence log-probs (MDPO.md, "The objective"),
+"""The DPO / mDPO loss as a pure function of sequence log-probs (docs/objective.md#the-objective),
 the same formulas as src/core/objective/loss.ts:
 
     r(y | m) = logp_policy(y | m, q) - logp_ref(y | m, q)      implicit reward, before β
@@ -13,7 +13,7 @@ the same formulas as src/core/objective/loss.ts:
     'chosen+rejected+imageless'  + softplus(-β (δ - r(y_w|m')))
 
 `preference_loss` is differentiable (tensors in, scalar out); `preference_values` computes the
-same in float64 with every MDPO.md metric, for reporting.
+same in float64 with every docs/objective.md metric, for reporting.
 """
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def preference_loss(lp: PreferenceLogps, c: ObjectiveConfig) -> tuple[torch.Tens
 
 
 def preference_values(lp: dict[str, list[float]], c: ObjectiveConfig) -> dict[str, float]:
-    """The same loss in float64 on plain numbers, with every metric of MDPO.md. Terms and
+    """The same loss in float64 on plain numbers, with every metric of docs/objective.md. Terms and
     imageless metrics are reported whenever their inputs are given, even at weight 0 (as the
     tfjs engine does); `loss` counts only the weighted-in terms. Rewards are times β."""
     t = {k: torch.tensor(v, dtype=torch.float64) for k, v in lp.items() if v is not None and len(v) > 0}

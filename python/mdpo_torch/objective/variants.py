@@ -1,4 +1,4 @@
-"""The objective variants of MDPO.md as CONFIGURATIONS of one loss (loss.py), as
+"""The objective variants of docs/objective.md as CONFIGURATIONS of one loss (loss.py), as
 src/core/objective/variants.ts:
 
     L = w_dpo * -log σ(β z1) + w_cond * -log σ(β z2) + w_anchor * anchor(placement)
