@@ -29,10 +29,19 @@ function gradient(width: number, height: number): Float32Array {
 const equal = (a: Float32Array, b: Float32Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
 describe('sampleCropBox (torchvision RandomResizedCrop.get_params)', () => {
+  /**
+   * Whether integer sides w x h can come from rounding a real box whose ratio is in [lo, hi]:
+   * w = round(sqrt(A r)), h = round(sqrt(A / r)), so the real sides are within 0.5 of them.
+   */
+  const ratioReachable = (box: { width: number; height: number }, lo: number, hi: number) =>
+    (box.width + 0.5) / Math.max(box.height - 0.5, 1e-9) >= lo && (box.width - 0.5) / (box.height + 0.5) <= hi;
+
   it('keeps the area within the range (up to rounding) and the ratio within 3/4..4/3', () => {
     const rng = new Rng(1);
-    const W = 64;
-    const H = 48;
+    // Large enough that rounding moves the ratio by little (sides of 60..300 px).
+    const W = 640;
+    const H = 480;
+    const ratios: number[] = [];
     for (let t = 0; t < 500; t++) {
       const box = sampleCropBox(W, H, 0.01, 0.2, rng);
       const frac = (box.width * box.height) / (W * H);
@@ -44,6 +53,22 @@ describe('sampleCropBox (torchvision RandomResizedCrop.get_params)', () => {
       expect(box.left + box.width).toBeLessThanOrEqual(W);
       expect(box.top).toBeGreaterThanOrEqual(0);
       expect(box.left).toBeGreaterThanOrEqual(0);
+      expect(ratioReachable(box, 3 / 4, 4 / 3)).toBe(true);
+      ratios.push(box.width / box.height);
+    }
+    // Log-uniform over [3/4, 4/3]: 500 draws reach close to both ends, so a narrowed range fails too.
+    expect(Math.min(...ratios)).toBeLessThan(0.77);
+    expect(Math.max(...ratios)).toBeGreaterThan(1.3);
+    // The check itself catches a widened range (1/2..2): some box falls outside 3/4..4/3.
+    const wide = Array.from({ length: 500 }, () => sampleCropBox(W, H, 0.01, 0.2, rng, 1 / 2, 2));
+    expect(wide.some((b) => !ratioReachable(b, 3 / 4, 4 / 3))).toBe(true);
+  });
+
+  it('the crop strategy defaults to the 3/4..4/3 range and honours its own', () => {
+    expect(validateStrategy({ kind: 'crop', minArea: 0.01, maxArea: 0.2 })).toMatchObject({ kind: 'crop' });
+    const rng = new Rng(5);
+    for (let t = 0; t < 200; t++) {
+      expect(ratioReachable(sampleCropBox(640, 480, 0.05, 0.2, rng, 0.9, 1.1), 0.9, 1.1)).toBe(true);
     }
   });
 
