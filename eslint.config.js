@@ -1,4 +1,4 @@
-// Lint, including the layer boundaries of DESIGN.md: they are enforced here, not by review.
+// Lint, including the layer boundaries of docs/architecture.md#layers: they are enforced here, not by review.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import svelte from 'eslint-plugin-svelte';
@@ -11,12 +11,12 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
 export const coreRestrictions = {
   paths: ['electron', 'svelte', 'better-sqlite3'].map((name) => ({
     name,
-    message: 'src/core must run without Electron, Svelte or SQLite (DESIGN.md).',
+    message: 'src/core must run without Electron, Svelte or SQLite (docs/architecture.md).',
   })),
   patterns: [
     {
       group: ['svelte/*', 'electron/*', '**/main/**', '**/renderer/**', '../main', '../renderer', '../../main', '../../renderer'],
-      message: 'src/core may not import from src/main or src/renderer (DESIGN.md).',
+      message: 'src/core may not import from src/main or src/renderer (docs/architecture.md).',
     },
   ],
 };

@@ -31,7 +31,7 @@ export const SIZES: Record<SizeName, VlmConfig> = {
   }),
 };
 
-/** MDPO.md's LoRA (rank 64, alpha 128, every linear of the language model): the app's default. */
+/** The paper's LoRA, docs/objective.md#defaults (rank 64, alpha 128, every linear of the language model): the app's default. */
 export function benchLora(rank = 64): LoraConfig {
   return {
     rank,

@@ -1,5 +1,5 @@
 /**
- * `npm run experiment`: the full study of SHAPES.md. Arms: base, dpo, mdpo, mdpo-no-conditional,
+ * `npm run experiment`: the full study of docs/world.md#the-experiment. Arms: base, dpo, mdpo, mdpo-no-conditional,
  * mdpo-no-anchor, dpo-no-image, and mDPO with other negative images (crop 20-50%, a random other
  * image; crop 1-20% is mdpo itself), each trained with every seed from the same base and pairs.
  * Writes results.json, results.md (mean ± std over seeds) and report.html.

@@ -1,5 +1,5 @@
 /**
- * The layer boundaries of DESIGN.md are enforced by lint. Each planted violation below must
+ * The layer boundaries of docs/architecture.md#layers are enforced by lint. Each planted violation below must
  * be caught; each allowed import must pass.
  */
 import { ESLint } from 'eslint';

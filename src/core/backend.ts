@@ -1,7 +1,7 @@
 /**
  * Picks and reports the tfjs compute backend.
  *
- * Order of preference (DESIGN.md): tfjs-node-gpu (CUDA), webgpu (Dawn), tfjs-node (native
+ * Order of preference (docs/architecture.md#compute-backends): tfjs-node-gpu (CUDA), webgpu (Dawn), tfjs-node (native
  * CPU), wasm (SIMD), cpu. `MDPO_BACKEND` or an explicit `prefer` forces one. Every
  * `tf.setBackend` result is checked: tfjs silently stays on the previous backend when an
  * init fails, so a `false` (or a backend name that does not match) is an error, not a

@@ -1,5 +1,5 @@
 /**
- * The one place where the project fills gaps in tfjs 4.22 (DESIGN.md, "Known gaps").
+ * The one place where the project fills gaps in tfjs 4.22 (docs/architecture.md#gaps-in-tfjs-filled-in-one-place).
  *
  * - GatherV2's gradient scatters with UnsortedSegmentSum, which the wasm backend lacks.
  *   We register a plain kernel for it on wasm (and any backend that lacks one), so

@@ -70,6 +70,8 @@ export function openBackend(options: BackendOptions): Backend {
     mode: options.mode,
     pickPath: options.pickPath,
     autoStart: options.autoStart,
+    launcher: options.launcher ?? forkTrainer,
+    trainerEnv: options.trainerEnv,
   });
   return {
     home: options.home,

@@ -12,6 +12,10 @@
  * the `events:push` channel in Electron, server-sent events from `/api/events` in the browser.
  */
 import type { MethodInput, TrainConfig, TrainConfigInput } from './schemas';
+import type * as Inspect from './inspect';
+
+/** Hallucination inspection on the user's own data (evaluation sets, answers, judgments). */
+export type * from './inspect';
 
 export type { TrainConfig, TrainConfigInput };
 
@@ -302,7 +306,19 @@ export type ApiEvent =
   | { type: 'dataset:imported'; datasetId: number }
   | { type: 'demo:progress'; stage: string; message: string; fraction: number | null }
   /** The demo ended: done, failed (error set) or cancelled. */
-  | { type: 'demo:finished'; state: 'done' | 'failed' | 'cancelled'; outDir: string; error: SerializedError | null };
+  | { type: 'demo:finished'; state: 'done' | 'failed' | 'cancelled'; outDir: string; error: SerializedError | null }
+  /** An answer job moved: an item answered (done), or it ended (status). */
+  | {
+      type: 'answers:progress';
+      jobId: number;
+      setId: number;
+      modelKey: string;
+      status: Inspect.AnswerJobStatus;
+      done: number;
+      total: number;
+      etaMs: number | null;
+      error: { name: string; message: string } | null;
+    };
 
 // ---------------------------------------------------------------------------------------
 // Methods
@@ -340,6 +356,30 @@ export interface ApiOutputs {
   'runs:outputs': Page<OutputRow>;
   'runs:ask': AskResult;
 
+  /** Imports a probe set (POPE JSONL, object-annotated, plain); errors are in the report, like datasets. */
+  'evalsets:import': Inspect.EvalSetDetail;
+  /** The records a run held out of its dataset (config.holdOut), as an evaluation set. */
+  'evalsets:fromRun': Inspect.EvalSetDetail;
+  'evalsets:list': Inspect.EvalSetSummary[];
+  'evalsets:get': Inspect.EvalSetDetail;
+  'evalsets:delete': { deleted: true };
+  /** Models that can answer: completed runs (base + adapter) and their base checkpoints. */
+  'answers:models': { key: string; label: string; kind: 'base' | 'run'; runId: number }[];
+  /** One job per model; answers already stored for the same model, adapter and settings are reused. */
+  'answers:start': Inspect.AnswerJob[];
+  'answers:jobs': Inspect.AnswerJob[];
+  'answers:cancel': Inspect.AnswerJob;
+  'inspect:page': Inspect.InspectPage;
+  'inspect:mark': { markId: number | null };
+  'inspect:unmark': { removed: boolean };
+  'inspect:verdict': { saved: true };
+  /** Reverts the newest judgment change of the set (null when there is none). */
+  'inspect:undo': { undone: 'verdict' | 'mark-add' | 'mark-remove' | null };
+  /** Judged items as a preference dataset (silkie-jsonl + images), optionally imported right away. */
+  'inspect:exportPairs': { path: string; pairs: number; skipped: number; datasetId: number | null };
+  'inspect:exportJudgments': { path: string; rows: number };
+  /** A self-contained HTML report (scores, tallies with intervals, every item with its image). */
+  'inspect:report': { path: string; items: number };
   'images:get': ImageData;
 
   'demo:start': DemoStarted;
@@ -374,6 +414,23 @@ export const API_CHANNELS = [
   'runs:evaluations',
   'runs:outputs',
   'runs:ask',
+  'evalsets:import',
+  'evalsets:fromRun',
+  'evalsets:list',
+  'evalsets:get',
+  'evalsets:delete',
+  'answers:models',
+  'answers:start',
+  'answers:jobs',
+  'answers:cancel',
+  'inspect:page',
+  'inspect:mark',
+  'inspect:unmark',
+  'inspect:verdict',
+  'inspect:undo',
+  'inspect:exportPairs',
+  'inspect:exportJudgments',
+  'inspect:report',
   'images:get',
   'demo:start',
   'demo:cancel',

@@ -1,5 +1,5 @@
 /**
- * Input schemas for every API method, and the training configuration with MDPO.md's defaults.
+ * Input schemas for every API method, and the training configuration with the paper's defaults (docs/objective.md#defaults).
  *
  * The one place where inputs are validated: the IPC handlers, the HTTP server and the CLI
  * all parse with these before a handler runs, and the renderer may use the same schemas to

@@ -1,5 +1,5 @@
 /**
- * Hard-negative images m' for mDPO's conditional term (MDPO.md, "The corrupted image m'").
+ * Hard-negative images m' for mDPO's conditional term (docs/objective.md#the-corrupted-image-m).
  *
  * Every strategy is a pure function of (image, strategy, rng): the caller draws the rng from
  * the project's seeded generator, so the same m' is used for both the policy and the

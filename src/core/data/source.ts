@@ -17,7 +17,7 @@ import type { TokenCounter } from './validate';
 
 export interface SourceOptions {
   tokenizer: TokenCounter;
-  /** Appended to every answer (MDPO.md: logp counts one end-of-answer token). */
+  /** Appended to every answer (docs/objective.md: logp counts one end-of-answer token). */
   endTokenId: number;
   /** Size and fit; mean/std are NOT applied here (the training loop normalises). */
   preprocess: PreprocessParams;

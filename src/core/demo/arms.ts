@@ -1,5 +1,5 @@
 /**
- * The arms of the demo and the full study (SHAPES.md, "The experiment the demo runs"): the
+ * The arms of the demo and the full study (docs/world.md#the-experiment): the
  * same base, pairs, seeds and steps for every arm; only the objective or m' differs.
  */
 import type { VariantName } from '../objective/variants';

@@ -14,7 +14,7 @@ export type DemoPreset = 'quick' | 'full';
 
 /**
  * The demo's default settings: sized to finish in at most 10 minutes on 2 CPU cores (wasm);
- * see docs/results/demo for the measured run. Training follows MDPO.md where it applies
+ * see docs/results/demo for the measured run. Training follows docs/objective.md where it applies
  * (beta 0.1, cosine with 10% warm-up, effective batch 32, LoRA r64/alpha128 on every linear
  * layer of the language model, AdamW wd 0.05, beta2 0.98, 3 epochs) except the learning rate.
  */

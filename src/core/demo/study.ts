@@ -43,7 +43,7 @@ import { markAnswer } from './marks';
 import { evaluationRows, metricsOf, type Metrics } from './results';
 
 /**
- * Peak learning rate of LoRA on the built-in ~0.4M-parameter model (MDPO.md's 1e-5 is for
+ * Peak learning rate of LoRA on the built-in ~0.4M-parameter model (the paper's 1e-5 (docs/objective.md#defaults) is for
  * 3B-7B models; at that rate the small model's adapters do not move in a few dozen steps).
  * 1e-3 is also the app's default for the built-in model (src/main/trainer/engine.ts). A short
  * DPO sweep (39 steps, the demo's pairs) gave: 3e-4 barely fits the pairs (final loss 0.51),

@@ -1,5 +1,5 @@
 /**
- * Caption hallucination metrics over object sets (MDPO.md, "Offline hallucination metrics"):
+ * Caption hallucination metrics over object sets (docs/metrics.md):
  * CHAIR_s and CHAIR_i (Rohrbach et al. 2018), Cover, Hal and Cog (AMBER, Wang et al. 2023).
  *
  * Pure functions of strings: callers parse answers into object names first (the built-in

@@ -1,4 +1,4 @@
-/** Exact hallucination metrics (MDPO.md, "Offline hallucination metrics"). */
+/** Exact hallucination metrics (docs/metrics.md). */
 export * from './chair';
 export * from './pope';
 export * from './reliance';

@@ -1,5 +1,5 @@
 /**
- * Image reliance: this project's diagnostic of unconditional preference (MDPO.md). For each
+ * Image reliance: this project's diagnostic of unconditional preference (docs/objective.md). For each
  * held-out pair, logp(y_w | m) - logp(y_w | m'): how much the chosen answer's log-probability
  * drops when the image is corrupted. A model that ignores the image scores about 0.
  */

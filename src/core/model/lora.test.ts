@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 
 describe('LoRA dropout in preference training', () => {
-  // Preference training never applies dropout (MDPO.md; the loop's test "dropout is off during
+  // Preference training never applies dropout (docs/objective.md; the loop's test "dropout is off during
   // preference training" pins that), so the adapter folder must say 0, not the requested value.
   it('adapters for preference training carry dropout 0, and adapter_config.json says so', async () => {
     const { config, note } = preferenceLora({ ...DEFAULT_LORA, rank: 2, alpha: 4, dropout: 0.05 });

@@ -1,7 +1,7 @@
 /**
  * The VLM: vision tower -> connector -> decoder, with LoRA, and the log-prob API the trainer uses.
  *
- * logp(y | m, q) (MDPO.md) = SUM of log-probs of the answer tokens, end token included; prompt,
+ * logp(y | m, q) (docs/objective.md) = SUM of log-probs of the answer tokens, end token included; prompt,
  * image and padding slots never count, and the output head runs only at the answer slots.
  */
 import * as tf from '@tensorflow/tfjs-core';

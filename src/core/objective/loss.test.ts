@@ -127,7 +127,7 @@ describe('preference loss, hand-computed for fixed log-probs', () => {
     expect(preferenceValues(FIXED, d).terms.anchor).toBeCloseTo(0.7240769842, 9);
   });
 
-  it('metrics, named as in MDPO.md, rewards times β', () => {
+  it('metrics, named as in docs/objective.md, rewards times β', () => {
     const { metrics } = preferenceValues(FIXED, objectiveConfig('mdpo'));
     expect(Object.keys(metrics).sort()).toEqual([...PREFERENCE_METRIC_NAMES].sort());
     const byHand: Record<string, number> = {

@@ -1,5 +1,5 @@
 /**
- * The DPO / mDPO loss as a pure function of sequence log-probs (MDPO.md, "The objective").
+ * The DPO / mDPO loss as a pure function of sequence log-probs (docs/objective.md#the-objective).
  *
  *   r(y | m) = logp_policy(y | m, q) - logp_ref(y | m, q)      implicit reward, before β
  *   z1 = r(y_w | m) - r(y_l | m)                                standard DPO
@@ -46,7 +46,7 @@ export interface TermValues {
   anchor: number;
 }
 
-/** MDPO.md's metric names (TRL's where TRL has them); rewards are multiplied by β. */
+/** The metric names of docs/objective.md#metrics-logged-every-step (TRL's where TRL has them); rewards are multiplied by β. */
 export const PREFERENCE_METRIC_NAMES = [
   'loss',
   'loss/dpo',
@@ -143,7 +143,7 @@ function mean(values: ArrayLike<number>, f: (i: number) => number): number {
 
 /**
  * The same loss in float64 on plain numbers, with its unweighted terms and every metric of
- * MDPO.md. Terms and imageless metrics are reported whenever their inputs are given, even
+ * docs/objective.md. Terms and imageless metrics are reported whenever their inputs are given, even
  * when their weight is 0 (so a DPO run still shows its conditional loss); `loss` counts
  * only the weighted-in terms.
  */

@@ -1,5 +1,5 @@
 /**
- * The objective variants of MDPO.md as CONFIGURATIONS of one loss (loss.ts), not copies of it.
+ * The objective variants of docs/objective.md as CONFIGURATIONS of one loss (loss.ts), not copies of it.
  *
  *   L = w_dpo * -log σ(β z1) + w_cond * -log σ(β z2) + w_anchor * anchor(placement)
  *
@@ -20,7 +20,7 @@ export type VariantName = (typeof VARIANT_NAMES)[number];
 export const ANCHOR_PLACEMENTS = ['chosen', 'chosen+rejected', 'chosen+rejected+imageless'] as const;
 export type AnchorPlacement = (typeof ANCHOR_PLACEMENTS)[number];
 
-/** Weights of the three terms of MDPO.md; 0 switches a term off. */
+/** Weights of the three terms of docs/objective.md; 0 switches a term off. */
 export interface TermWeights {
   dpo: number;
   conditional: number;

@@ -1,5 +1,5 @@
 /**
- * The loop's configuration, with MDPO.md's defaults. Field names follow src/shared's
+ * The loop's configuration, with the paper's defaults (docs/objective.md#defaults). Field names follow src/shared's
  * TrainConfig where it has them, so the trainer process maps one onto the other directly.
  * The resolved config is saved with every checkpoint (nanoGPT style).
  */
@@ -11,7 +11,7 @@ import { SCHEDULE_NAMES } from './schedule';
 export interface LoopConfig {
   /** The preference objective (ignored by SFT). */
   objective: ObjectiveConfig;
-  /** Peak learning rate. MDPO.md: 1e-5 for real models; the built-in model documents its own. */
+  /** Peak learning rate. docs/objective.md: 1e-5 for real models; the built-in model documents its own. */
   learningRate: number;
   schedule: ScheduleName;
   warmupRatio: number;

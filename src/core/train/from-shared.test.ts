@@ -4,7 +4,7 @@ import { incompatibleChanges, resolveLoopConfig } from './config';
 import { loopConfigFromShared } from './from-shared';
 
 describe('TrainConfig -> LoopConfig', () => {
-  it('maps the stored defaults onto MDPO.md\'s', () => {
+  it('maps the stored defaults onto docs/objective.md\'s', () => {
     const tc = trainConfigSchema.parse({ datasetId: 1 });
     const c = loopConfigFromShared(tc, { checkpointDir: '/tmp/run', defaultLearningRate: 1e-5 });
     expect(c).toMatchObject({

@@ -45,7 +45,7 @@ function run(opt: AdamW, from: number, to: number): void {
 }
 
 describe('AdamW', () => {
-  it('defaults are MDPO.md\'s', () => {
+  it('defaults are docs/objective.md\'s', () => {
     expect(DEFAULT_ADAMW).toEqual({ beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.05 });
   });
 

@@ -7,7 +7,7 @@
  *   v ← β2 v + (1 - β2) g²
  *   θ ← θ - lr / (1 - β1^t) · m / (sqrt(v) / sqrt(1 - β2^t) + ε)
  *
- * Defaults from MDPO.md: λ = 0.05, β1 = 0.9, β2 = 0.98, ε = 1e-8. As the HF Trainer does,
+ * Defaults from docs/objective.md: λ = 0.05, β1 = 0.9, β2 = 0.98, ε = 1e-8. As the HF Trainer does,
  * biases and norm weights (rank < 2) are not decayed. The state (m, v, t) leaves as typed
  * arrays for checkpoints and comes back exactly.
  */

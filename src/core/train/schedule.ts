@@ -17,7 +17,7 @@ export interface ScheduleConfig {
   /** Peak learning rate. */
   lr: number;
   schedule: ScheduleName;
-  /** Fraction of the optimizer steps spent warming up (MDPO.md: 0.1). */
+  /** Fraction of the optimizer steps spent warming up (docs/objective.md: 0.1). */
   warmupRatio: number;
   totalSteps: number;
 }

@@ -30,7 +30,7 @@ export interface Task {
   beginStep(indices: number[]): void;
   /** One micro-batch of the current step. `rng` is the loop's stream (dropout). */
   microBatch(indices: number[], epoch: number, rng: Rng): Promise<MicroBatch>;
-  /** Metrics of the current step (plain numbers, named as in MDPO.md). */
+  /** Metrics of the current step (plain numbers, named as in docs/objective.md). */
   stepMetrics(): Record<string, number>;
   /**
    * Before the first step: fingerprints of the task's inputs (fingerprint.ts), which the loop

@@ -91,7 +91,7 @@ export interface StepEvent {
   totalSteps: number;
   /** Epochs completed, fractional (1.5 = halfway through the second epoch), as HF logs it. */
   epoch: number;
-  /** Every metric of MDPO.md (or SFT's), plus grad_norm and learning_rate. */
+  /** Every metric of docs/objective.md (or SFT's), plus grad_norm and learning_rate. */
   metrics: Record<string, number>;
   learningRate: number;
   /** Global gradient norm before clipping. */

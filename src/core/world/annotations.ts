@@ -1,5 +1,5 @@
 /**
- * The JSON annotation of a scene (SHAPES.md): objects with boxes, theme, and the "bait"
+ * The JSON annotation of a scene (docs/world.md): objects with boxes, theme, and the "bait"
  * objects (absent but typical of the theme) that AMBER's Cog counts. Written beside the PNGs
  * so the app's inspector, and any outside tool, can mark hallucinated objects exactly.
  */

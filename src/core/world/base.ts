@@ -1,5 +1,5 @@
 /**
- * The base model of the built-in world (SHAPES.md): the project's own VLM at BUILTIN_SMALL
+ * The base model of the built-in world (docs/world.md): the project's own VLM at BUILTIN_SMALL
  * size, trained from a seeded random init by supervised fine-tuning on captions (15% noisy),
  * POPE questions and counts. Seeded end to end (init, data, order), so the same options give
  * the same weights on the same backend. The shipped checkpoint lives in resources/base-model/

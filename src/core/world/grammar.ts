@@ -1,5 +1,5 @@
 /**
- * The answer grammar of the world (SHAPES.md) and its parser.
+ * The answer grammar of the world (docs/world.md) and its parser.
  *
  *   description := item ("." | ", " item ... " and " item ".")   item := ("a" | "an") color shape
  *   "Describe the image."                 -> "a red circle, a blue square and a green cross."

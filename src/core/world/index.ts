@@ -1,4 +1,4 @@
-/** The built-in scenes world (SHAPES.md): one import for the demo, the CLI and the app. */
+/** The built-in scenes world (docs/world.md): one import for the demo, the CLI and the app. */
 export * from './objects';
 export * from './themes';
 export * from './scene';

@@ -1,5 +1,5 @@
 /**
- * Preference pairs by sampling then judging against the exact ground truth (SHAPES.md, built
+ * Preference pairs by sampling then judging against the exact ground truth (docs/world.md#preference-pairs, built
  * like Silkie/VLFeedback but with a perfect judge). Answers are ranked by
  *   0. well-formed first (no unparsed fragment, at least one object: measured on the shipped
  *      base, an empty sample otherwise won as "chosen" for having 0 hallucinations),

@@ -1,5 +1,5 @@
 /**
- * The object vocabulary of the built-in world (SHAPES.md): an object is a (color, shape) pair.
+ * The object vocabulary of the built-in world (docs/world.md): an object is a (color, shape) pair.
  *
  * Six colors that stay far apart in RGB and six shapes that stay tell-apart at 32x32 with
  * objects about 10 px wide. Object keys ("red circle") are the currency every other file

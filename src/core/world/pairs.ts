@@ -1,5 +1,5 @@
 /**
- * Preference pairs from samples (SHAPES.md, Silkie/VLFeedback style): for each scene, sample
+ * Preference pairs from samples (docs/world.md#preference-pairs, Silkie/VLFeedback style): for each scene, sample
  * several answers to "Describe the image." (and optionally POPE questions) from the base model,
  * judge them against the exact ground truth (judge.ts), keep best vs worst, drop ties. The
  * sampler is a plain async function, so this file knows nothing about tensors.

@@ -1,5 +1,5 @@
 /**
- * Supervised fine-tuning examples for the base model (SHAPES.md): captions, POPE questions
+ * Supervised fine-tuning examples for the base model (docs/world.md): captions, POPE questions
  * and counts over seeded scenes. A share of captions is noisy on purpose: it names one extra
  * object that is absent but typical of the scene's theme, as real caption data does. This is
  * the source of the base model's hallucinations, and why they follow the language prior.

@@ -1,5 +1,5 @@
 /**
- * Themes: the co-occurrence prior of the world (SHAPES.md). Like forks that come with knives,
+ * Themes: the co-occurrence prior of the world (docs/world.md). Like forks that come with knives,
  * a scene drawn from a theme mostly holds that theme's typical objects, so a language model
  * can learn which objects go together without looking at the image. That learnable prior is
  * what the noisy captions turn into hallucinations.

@@ -16,6 +16,9 @@ import type { RunRow, Store } from '../store';
 import type { Supervisor } from '../trainer/supervisor';
 import type { DatasetService } from './datasets';
 import { badRequest, conflict, HandlerError, notFound } from './errors';
+import { createInspectHandlers } from './inspect-handlers';
+import { InspectStore } from '../store/inspect';
+import { forkTrainer, type TrainerLauncher } from '../trainer/launch';
 
 export type Handlers = { [C in ApiChannel]: (input: ParsedInput<C>) => Promise<ApiOutputs[C]> };
 
@@ -31,6 +34,9 @@ export interface HandlerContext {
   pickPath?: (options: ParsedInput<'app:pickPath'>) => Promise<string | null>;
   /** Start training runs as soon as they are created (default true; the CLI may defer). */
   autoStart?: boolean;
+  /** Starts trainer processes for answer jobs (default: child_process.fork). */
+  launcher?: TrainerLauncher;
+  trainerEnv?: Record<string, string>;
 }
 
 /** Pieces that exist in this build; the UI hides the rest. */
@@ -73,6 +79,16 @@ export function createHandlers(ctx: HandlerContext) {
     return run;
   };
   const summaryOf = (runId: number) => summary(getRun(runId));
+  const inspect = createInspectHandlers({
+    store,
+    inspect: new InspectStore(store.db),
+    supervisor,
+    home: ctx.home,
+    appRoot: ctx.appRoot,
+    launcher: ctx.launcher ?? forkTrainer,
+    trainerEnv: ctx.trainerEnv,
+    datasets: ds,
+  });
 
   /** The image behind an API ImageRef, as src/core/data reads it (for the model). */
   const coreImageRef = async (ref: string): Promise<CoreImageRef> => {
@@ -87,6 +103,8 @@ export function createHandlers(ctx: HandlerContext) {
 
   /** record:<datasetId>:<index> from a dataset; output:<id> from a stored output's image file. */
   const resolveImage = async (ref: string, size: number | undefined): Promise<ImageData> => {
+    const evalItem = await inspect.image(ref, size);
+    if (evalItem) return evalItem;
     const m = /^record:(\d+):(\d+)$/.exec(ref);
     if (m) return (await ds()).image(Number(m[1]), Number(m[2]), size);
     const o = /^output:(\d+)$/.exec(ref);
@@ -227,6 +245,7 @@ export function createHandlers(ctx: HandlerContext) {
       return { runId, answer, objects: parsedObjects(answer), marks: null };
     },
 
+    ...inspect.handlers,
     'images:get': async ({ ref, size }) => resolveImage(ref, size),
 
     'demo:start': async ({ preset }) => {
@@ -242,5 +261,5 @@ export function createHandlers(ctx: HandlerContext) {
     'demo:cancel': async () => ({ cancelled: supervisor.cancelDemo() }),
   } satisfies Handlers;
 
-  return { handlers: handlers as Handlers };
+  return { handlers: handlers as Handlers, answerJobs: inspect.jobs };
 }

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TorchDoctor } from '../../shared/api';
-import { findPython, type PythonLookup } from './interpreter';
+import { findPython, type PythonLookup, type PythonSearch } from './interpreter';
 
 /** What the torch engine imports (python/doctor_probe.py PACKAGES, in the same order). */
 export const ENGINE_PACKAGES = ['torch', 'transformers', 'peft', 'accelerate', 'safetensors'] as const;
@@ -94,6 +94,15 @@ function atLeast(version: string, min: readonly [number, number]): boolean {
   return a > min[0] || (a === min[0] && b >= min[1]);
 }
 
+/** Why no interpreter was found, and the command that fixes it (the doctor and a failed start say the same). */
+export function notFoundMessage(search: PythonSearch, appRoot: string): string {
+  const fix = setupCommand(appRoot);
+  if (search.refused) {
+    return `${search.refused}. Point it at a Python with torch, transformers, peft and accelerate, or drop it to use the project's environment (\`${fix}\` creates it).`;
+  }
+  return `No Python found for the torch engine (looked at: ${search.searched.join('; ')}). Run \`${fix}\` to create the project's environment (.venv with the pinned torch, transformers, peft and accelerate).`;
+}
+
 /** Finds the interpreter, probes it, and says what (if anything) stops the torch engine. */
 export async function runDoctor(options: DoctorOptions): Promise<TorchDoctor> {
   const { appRoot } = options;
@@ -102,13 +111,7 @@ export async function runDoctor(options: DoctorOptions): Promise<TorchDoctor> {
   const doctor = emptyReport(appRoot, search.searched);
 
   if (!search.found) {
-    const why = search.refused ?? `No Python found for the torch engine (looked at: ${search.searched.join('; ')})`;
-    doctor.problem = {
-      message: search.refused
-        ? `${why}. Point it at a Python with torch, transformers, peft and accelerate, or drop it to use the project's environment (\`${fix}\` creates it).`
-        : `${why}. Run \`${fix}\` to create the project's environment (.venv with the pinned torch, transformers, peft and accelerate).`,
-      fix,
-    };
+    doctor.problem = { message: notFoundMessage(search, appRoot), fix };
     return doctor;
   }
   const { path, source } = search.found;

@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import type { SerializedError } from '../../shared/api';
 import type { TrainerHandle } from '../trainer/launch';
 import { isChildMessage, Sequencer, serializeError, type ChildMessage, type ParentMessage, type TrainJob } from '../trainer/protocol';
-import { setupCommand } from './doctor';
+import { notFoundMessage, setupCommand } from './doctor';
 import { renderTorchImages } from './images';
 import { findPython } from './interpreter';
 
@@ -67,10 +67,7 @@ export function launchTorch(job: TrainJob, options: TorchLaunchOptions = {}): Tr
   const start = async () => {
     const search = findPython({ explicit: job.config.torch.python, explicitLabel: 'torch.python', appRoot: job.appRoot });
     const fix = setupCommand(job.appRoot);
-    if (!search.found) {
-      const why = search.refused ?? `No Python found for the torch engine (looked at: ${search.searched.join('; ')})`;
-      throw Object.assign(new Error(`${why}. Run \`${fix}\`, then \`mdpo doctor\` to check.`), { name: 'PythonNotFoundError' });
-    }
+    if (!search.found) throw Object.assign(new Error(notFoundMessage(search, job.appRoot)), { name: 'PythonNotFoundError' });
     const negativesDir = job.config.torch.negativesDir;
     if (!negativesDir) throw new Error('The torch job has no config.torch.negativesDir (the supervisor sets it).');
     if (!job.dataset) throw new Error(`Run ${job.runId} has no dataset (it was deleted); nothing to train on.`);
@@ -103,6 +100,10 @@ export function launchTorch(job: TrainJob, options: TorchLaunchOptions = {}): Tr
       }
       if (!isChildMessage(parsed)) return;
       heard = true;
+      if (parsed.type === 'failed' && /^(ModuleNotFoundError|ImportError)$/.test(parsed.error.name)) {
+        // A package the engine imports late is missing or broken: say how to check and fix.
+        parsed.error.message += `\nThe Python at ${search.found!.path} lacks a package the torch engine needs. Run \`mdpo doctor\` to check it (fix: \`${fix}\`).`;
+      }
       deliver(parsed);
     });
     // 'close' (not 'exit'): every line of stdout has been read by then.

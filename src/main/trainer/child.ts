@@ -63,6 +63,7 @@ async function loadEngine(j: TrainJob): Promise<Engine> {
   if (j.task?.kind === 'evaluate') return (await import('./evaluate')).evaluateEngine;
   if (j.task?.kind === 'demo') return (await import('./demo')).demoEngine;
   if (j.task?.kind === 'ask') return (await import('./ask')).askEngine;
+  if (j.task?.kind === 'answers') return (await import('./answers')).answersEngine;
   const override = process.env.MDPO_TRAINER_ENGINE;
   const mod = (override
     ? await import(pathToFileURL(override).href)
@@ -161,6 +162,9 @@ async function run(j: TrainJob): Promise<void> {
       },
       answer(text) {
         send({ type: 'answer', runId: j.runId, answer: text });
+      },
+      itemAnswer(itemId, text) {
+        send({ type: 'itemAnswer', runId: j.runId, itemId, answer: text });
       },
       demoProgress(stage, message, fraction) {
         send({ type: 'demoProgress', stage, message, fraction });

@@ -9,7 +9,7 @@
  * message (done | cancelled | failed), then the child exits. pause/resume/cancel may arrive
  * at any time; paused/resumed answer them with `re` = the command's seq.
  *
- * The child never touches the database: the parent is the single writer (DESIGN.md).
+ * The child never touches the database: the parent is the single writer (docs/architecture.md#processes).
  */
 import type { EvaluationRow, HallucinationMark, ParsedObject, RunProgress, SerializedError } from '../../shared/api';
 import type { TrainConfig } from '../../shared/schemas';

@@ -1,6 +1,6 @@
 /**
- * The chart panels of the run view: every metric of MDPO.md, grouped so that terms that share
- * a scale share a chart. Names follow TRL (see MDPO.md, "Metrics to log every step").
+ * The chart panels of the run view: every metric of docs/objective.md, grouped so that terms that share
+ * a scale share a chart. Names follow TRL (see docs/objective.md#metrics-logged-every-step).
  */
 export interface MetricPanel {
   title: string;

@@ -35,7 +35,7 @@ export interface FieldGroup {
 
 const f = (path: string, label: string, kind: Kind, help: string, extra: Partial<FieldSpec> = {}): FieldSpec => ({ path, label, kind, help, ...extra });
 
-/** Every field, in form order, with its one-line explanation (MDPO.md). */
+/** Every field, in form order, with its one-line explanation (docs/objective.md). */
 export const FIELD_GROUPS: FieldGroup[] = [
   {
     title: 'Objective',
@@ -105,7 +105,7 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
   o[keys[keys.length - 1]!] = value;
 }
 
-/** The form filled with the schema's defaults (which are MDPO.md's). */
+/** The form filled with the schema's defaults (the paper's: docs/objective.md#defaults). */
 export function defaultValues(datasetId: number | null): FormValues {
   const config = trainConfigSchema.parse({ datasetId: 1 }) as unknown as Record<string, unknown>;
   const values: FormValues = { name: '', datasetId: datasetId == null ? '' : String(datasetId), baseModel: BUILTIN_BASE, engine: String(config.engine) };

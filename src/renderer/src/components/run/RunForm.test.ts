@@ -48,7 +48,7 @@ afterEach(() => {
 });
 
 describe('run form defaults', () => {
-  it('starts from MDPO.md defaults and is valid', () => {
+  it('starts from the defaults of docs/objective.md and is valid', () => {
     const values = defaultValues(1);
     expect(values.beta).toBe('0.1');
     expect(values.delta).toBe('0');
