@@ -198,6 +198,67 @@ export const inputSchemas = {
     maxTokens: z.number().int().min(1).max(512).default(64),
   }),
 
+  'evalsets:import': z.object({
+    /** A probe file (.jsonl / .json) or a folder holding exactly one. */
+    path: z.string().min(1),
+    name: z.string().trim().min(1).max(200).optional(),
+  }),
+  'evalsets:fromRun': runRef,
+  'evalsets:list': z.void(),
+  'evalsets:get': z.object({ setId: id }),
+  'evalsets:delete': z.object({ setId: id }),
+  'answers:models': z.void(),
+  'answers:start': z.object({
+    setId: id,
+    /** Model keys from answers:models (base:<runId>, run:<runId>). */
+    models: z.array(z.string().regex(/^(base|run):\d+$/, 'must be base:<runId> or run:<runId>')).min(1).max(16),
+    maxTokens: z.number().int().min(1).max(512).default(64),
+    /** 0 = greedy (default); above 0, sampling with `seed`. */
+    temperature: z.number().min(0).max(5).default(0),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  }),
+  'answers:jobs': z.object({ setId: id }),
+  'answers:cancel': z.object({ jobId: id }),
+  'inspect:page': z.object({
+    setId: id,
+    modelA: z.string().regex(/^(base|run):\d+$/, 'must be base:<runId> or run:<runId>'),
+    modelB: z.string().regex(/^(base|run):\d+$/, 'must be base:<runId> or run:<runId>'),
+    offset: z.number().int().min(0).default(0),
+    limit: z.number().int().min(1).max(500).default(200),
+  }),
+  'inspect:mark': z.object({ setId: id, answerId: id, start: z.number().int().min(0), end: z.number().int().min(1) }).refine((m) => m.end > m.start, { message: 'end must be after start', path: ['end'] }),
+  'inspect:unmark': z.object({ setId: id, markId: id }),
+  'inspect:verdict': z.object({
+    setId: id,
+    answerA: id,
+    answerB: id,
+    /** null clears the verdict (the note stays). */
+    verdict: z.enum(['a', 'b', 'tie', 'both-wrong']).nullable(),
+    note: z.string().max(4000).default(''),
+  }),
+  'inspect:undo': z.object({ setId: id }),
+  'inspect:exportPairs': z.object({
+    setId: id,
+    modelA: z.string().regex(/^(base|run):\d+$/),
+    modelB: z.string().regex(/^(base|run):\d+$/),
+    /** A new or empty folder: pairs.jsonl + images/. */
+    dir: z.string().min(1),
+    /** Also import the folder as a dataset. */
+    import: z.boolean().default(false),
+  }),
+  'inspect:exportJudgments': z.object({
+    setId: id,
+    modelA: z.string().regex(/^(base|run):\d+$/),
+    modelB: z.string().regex(/^(base|run):\d+$/),
+    path: z.string().min(1),
+    format: z.enum(['csv', 'jsonl']).default('csv'),
+  }),
+  'inspect:report': z.object({
+    setId: id,
+    modelA: z.string().regex(/^(base|run):\d+$/),
+    modelB: z.string().regex(/^(base|run):\d+$/),
+    path: z.string().min(1),
+  }),
   'images:get': z.object({ ref: z.string().min(1), size: z.number().int().min(16).max(2048).optional() }),
 
   'demo:start': z

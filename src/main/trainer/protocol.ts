@@ -35,7 +35,15 @@ export interface TrainJob {
     /** The built-in demo (src/core/demo): pairs, dpo + mdpo, evaluation; results in outDir. */
     | { kind: 'demo'; preset: 'quick' | 'full'; baseDir: string; outDir: string }
     /** One greedy answer of the run's model (base + adapters) about one image. */
-    | { kind: 'ask'; image: CoreImageRef; question: string; maxTokens: number };
+    | { kind: 'ask'; image: CoreImageRef; question: string; maxTokens: number }
+    /** Answers to probe items by one model (./answers.ts): base folder + optional adapter folder. */
+    | {
+        kind: 'answers';
+        baseDir: string;
+        adapterDir: string | null;
+        settings: { maxTokens: number; temperature: number; seed: number };
+        items: { itemId: number; key: string; image: CoreImageRef; question: string }[];
+      };
 }
 
 /** One generated answer of an evaluation, with its image written to `imagePath`. */
@@ -72,6 +80,8 @@ export type ChildMessage =
   | { seq: number; type: 'demoHook'; hook: DemoHookName; args: unknown[] }
   | { seq: number; type: 'demoProgress'; stage: string; message: string; fraction: number | null }
   | { seq: number; type: 'answer'; runId: number; answer: string }
+  /** One probe item answered (answers task). */
+  | { seq: number; type: 'itemAnswer'; runId: number; itemId: number; answer: string }
   | { seq: number; type: 'done'; runId: number; step: number; result: Record<string, number> }
   | { seq: number; type: 'cancelled'; runId: number; step: number }
   | { seq: number; type: 'failed'; runId: number | null; error: SerializedError }
@@ -147,6 +157,7 @@ export interface EngineHooks {
   demoHook(hook: DemoHookName, args: unknown[]): void;
   demoProgress(stage: string, message: string, fraction: number | null): void;
   answer(text: string): void;
+  itemAnswer(itemId: number, text: string): void;
 }
 
 export interface EngineResult {
