@@ -7,15 +7,28 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EVENTS_CHANNEL } from '../shared/api';
 import { openBackend, type Backend } from './backend-context';
+import { startDocsServer, type DocsServer } from './docs/docs-server';
 import { resolveHome } from './home';
 import { isTrustedSender, registerIpc, type IpcMainLike } from './ipc';
 import { utilityTrainer } from './trainer/utility-launch';
 import { createAppWindow } from './window';
 
+// The docs (docs/*.md, shipped inside the app) open in the system browser from a loopback
+// server started on the first help click.
+let docsServer: Promise<DocsServer> | null = null;
+function openDocs(link: string): void {
+  docsServer ??= startDocsServer(join(app.getAppPath(), 'docs'));
+  void docsServer.then((s) => shell.openExternal(s.urlFor(link))).catch((error: unknown) => {
+    docsServer = null;
+    void dialog.showMessageBox({ type: 'error', message: 'Could not open the documentation', detail: (error as Error).message });
+  });
+}
+
 function createWindow(): BrowserWindow {
   return createAppWindow({
     create: (options) => new BrowserWindow(options),
     openExternal: (url) => shell.openExternal(url),
+    openDocs,
     rendererUrl: process.env.ELECTRON_RENDERER_URL,
     mainDir: __dirname,
   });

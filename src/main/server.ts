@@ -9,6 +9,7 @@
  *
  * API: POST /api/<domain:verb> with a JSON body -> ApiResult JSON (HTTP status from the error
  * code: 400 names the field). GET /api/events -> server-sent events, one ApiEvent per message.
+ * GET /docs/<page>.html -> docs/<page>.md rendered as HTML (src/main/docs), behind the same token.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -17,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { HTTP_STATUS, type ApiEvent, type ApiResult } from '../shared/api';
 import { dispatch } from './api/dispatch';
+import { docResponse } from './docs/pages';
 import type { Handlers } from './api/handlers';
 
 export const COOKIE = 'mdpo_session';
@@ -42,6 +44,8 @@ export interface ServeOptions {
   subscribe(listener: (event: ApiEvent) => void): () => void;
   /** The built renderer (out/renderer); null serves the API only. */
   rendererDir: string | null;
+  /** The docs folder (docs/ of the app); null or absent: /docs/ answers that the docs are missing. */
+  docsDir?: string | null;
   /** 0 = any free port. */
   port?: number;
   /** Fixed token (tests); default: 32 random bytes. */
@@ -181,6 +185,22 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         });
         res.end();
         return;
+      }
+      if (url.pathname === '/docs' || url.pathname.startsWith('/docs/')) {
+        if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method not allowed');
+        if (url.pathname === '/docs') {
+          res.writeHead(302, { location: '/docs/' });
+          return res.end();
+        }
+        let rel: string;
+        try {
+          rel = decodeURIComponent(url.pathname.slice('/docs/'.length));
+        } catch {
+          return send(res, 400, 'Bad path');
+        }
+        const doc = docResponse(options.docsDir ?? null, rel);
+        res.writeHead(doc.status, doc.headers);
+        return res.end(req.method === 'HEAD' ? undefined : doc.body);
       }
       if (url.pathname === '/api/events') {
         if (req.method !== 'GET') return send(res, 405, 'Method not allowed');

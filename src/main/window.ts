@@ -4,6 +4,8 @@
  * setting without an Electron binary.
  */
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { docsLinkOf } from './docs/docs-server';
 
 /** Options for `new BrowserWindow(...)`: isolated, sandboxed, no Node in the page. */
 export function windowOptions(mainDir: string) {
@@ -45,17 +47,23 @@ export interface WindowDeps<W extends WindowLike> {
   /** The dev server's URL (electron-vite dev), or undefined to load the built renderer. */
   rendererUrl: string | undefined;
   mainDir: string;
+  /** Opens a docs link ("run-settings.html#beta") in the system browser; without it, docs links are blocked. */
+  openDocs?(link: string): void;
 }
 
 /**
  * Creates the app window: navigation away from the app and new windows are blocked; https
- * links the user clicks open in the system browser instead.
+ * links the user clicks open in the system browser instead, and so do the app's own docs links
+ * (through `openDocs`, which serves docs/ over http so that the #section survives).
  */
 export function createAppWindow<W extends WindowLike>(deps: WindowDeps<W>): W {
   const win = deps.create(windowOptions(deps.mainDir));
   win.once('ready-to-show', () => win.show());
+  const ownUrl = deps.rendererUrl ?? pathToFileURL(join(deps.mainDir, '../renderer/index.html')).href;
   win.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void deps.openExternal(url);
+    const docsLink = deps.openDocs ? docsLinkOf(url, ownUrl) : null;
+    if (docsLink !== null) deps.openDocs!(docsLink);
+    else if (url.startsWith('https://')) void deps.openExternal(url);
     return { action: 'deny' };
   });
   win.webContents.on('will-navigate', (event) => event.preventDefault());
