@@ -17,6 +17,7 @@ import { dispatch } from './api/dispatch';
 import { openBackend, type Backend } from './backend-context';
 import { resolveHome } from './home';
 import { renderRunReport, metricsCsv } from './report';
+import { HELP_INSPECT, inspectCommand } from './cli-inspect';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, badInput: 3, interrupted: 4, conflict: 5 } as const;
 
@@ -47,6 +48,7 @@ Usage: mdpo <command> [options]
       --checkpoint-every --backend --base <checkpoint folder> --name <name>
       --engine <tfjs|torch>           torch: PyTorch + transformers + PEFT on a Hugging Face folder (--base)
       --python <interpreter>          the torch engine's Python (default $MDPO_PYTHON, .venv, python3)
+      --hold-out <N>                  hold N records out of training (seeded), for evalsets from-run
   runs list                           list runs
   runs show <id>                      one run: config, status, latest metrics, checkpoints
   runs resume <id>                    continue an interrupted/failed/cancelled run in the foreground
@@ -55,7 +57,7 @@ Usage: mdpo <command> [options]
                                       CHAIR_s, CHAIR_i, Cover, Hal, Cog, POPE (stored with the run)
   runs export <id> --out <dir> [--what metrics,report,adapter]
                                       metrics.csv, report.html, adapter/ (PEFT layout)
-  demo [--quick]                      the built-in demo (shipped base -> pairs -> dpo vs mdpo ->
+${HELP_INSPECT}  demo [--quick]                      the built-in demo (shipped base -> pairs -> dpo vs mdpo ->
                                       exact metrics), recorded in the store like any runs
   serve [--port N] [--renderer <dir>] browser mode on 127.0.0.1 (prints the URL with its token)
   doctor [--python <interpreter>]     the torch engine's Python, packages and devices (exit 1 when not ready)
@@ -210,6 +212,14 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
         renderer: { type: 'string' },
         engine: { type: 'string' },
         python: { type: 'string' },
+        'hold-out': { type: 'string' },
+        models: { type: 'string' },
+        a: { type: 'string' },
+        b: { type: 'string' },
+        format: { type: 'string' },
+        import: { type: 'boolean' },
+        'max-tokens': { type: 'string' },
+        temperature: { type: 'string' },
       },
     });
   } catch (error) {
@@ -276,6 +286,7 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
           backend: flags.backend,
           baseModel: flags.base ? resolve(flags.base) : undefined,
           engine: flags.engine,
+          holdOut: num('hold-out', flags['hold-out']),
           torch: flags.python ? { ...(base.torch as Record<string, unknown> | undefined), python: resolve(flags.python) } : undefined,
         };
         const config = { ...base, ...Object.fromEntries(Object.entries(over).filter(([, v]) => v !== undefined)) };
@@ -419,6 +430,16 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
         await srv.close();
         return EXIT.ok;
       }
+
+      case 'evalsets':
+      case 'answers':
+      case 'inspect':
+        return await inspectCommand(
+          { backend: open, call, print, err: io.err, isTTY: io.isTTY, json, num, usage, flags, exit: EXIT },
+          command,
+          sub,
+          arg,
+        );
 
       default:
         throw usage(`Unknown command "${command}".`);
