@@ -56,7 +56,7 @@ async function measure(model: Vlm, tokenizer: WordTokenizer): Promise<WorldEvalu
   const d = r.description;
   const pct = (x: number): string => (100 * x).toFixed(1);
   console.log(`\neval on ${r.scenes} held-out scenes (${((Date.now() - started) / 1000).toFixed(0)} s)`);
-  console.log(`  CHAIR_s ${pct(d.chairS)}  CHAIR_i ${pct(d.chairI)}  Cover ${pct(d.cover)}  Hal ${pct(d.hal)}  Cog ${pct(d.cog)}  unparsed ${pct(d.unparsedShare)}  theme-typical hallucinations ${pct(r.themeTypicalHallucinationShare)}`);
+  console.log(`  CHAIR_s ${pct(d.chairS)}  CHAIR_i ${pct(d.chairI)}  Cover ${pct(d.cover)}  Cog ${pct(d.cog)}  unparsed ${pct(d.unparsedShare)}  theme-typical hallucinations ${pct(r.themeTypicalHallucinationShare)}`);
   for (const [s, p] of Object.entries(r.pope)) {
     console.log(`  POPE ${s.padEnd(11)} acc ${pct(p.accuracy)}  P ${pct(p.precision)}  R ${pct(p.recall)}  F1 ${pct(p.f1)}  yes ${pct(p.yesRatio)}`);
   }

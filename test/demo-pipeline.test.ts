@@ -65,15 +65,23 @@ describe('runDemo (reduced)', () => {
     expect(json.arms.map((a) => a.name)).toEqual(['base', 'dpo', 'mdpo']);
     for (const a of json.arms) {
       expect(a.seeds).toHaveLength(1);
-      for (const key of ['chair_s', 'chair_i', 'cover', 'hal', 'pope_random_acc', 'pope_popular_f1', 'pope_adversarial_yes', 'reliance']) {
-        expect(typeof a.seeds[0].metrics[key], `${a.name} ${key}`).toBe('number');
+      const m = a.seeds[0].metrics;
+      // Rates are finite and in [0, 1] (NaN fails both bounds); reliance is a finite nat difference.
+      for (const key of ['chair_s', 'chair_i', 'cover', 'cog', 'pope_random_acc', 'pope_popular_f1', 'pope_adversarial_yes', 'reliance_pos']) {
+        expect(m[key] >= 0 && m[key] <= 1, `${a.name} ${key} = ${m[key]}`).toBe(true);
       }
+      expect(Number.isFinite(m.reliance), `${a.name} reliance = ${m.reliance}`).toBe(true);
+      expect(m).not.toHaveProperty('hal'); // AMBER's Hal is CHAIR_s
     }
     const [, dpo, mdpo] = json.arms;
     expect(dpo.seeds[0].steps).toBe(2);
     expect(mdpo.seeds[0].steps).toBe(2);
     expect(Object.keys(mdpo.curves)).toEqual(expect.arrayContaining(['loss', 'loss/dpo', 'loss/conditional', 'loss/anchor']));
     expect(mdpo.curves.loss.steps).toEqual([1, 2]);
+    // Step 1 starts from the reference (LoRA B = 0): every mDPO term is log 2, DPO's loss is log 2.
+    expect(mdpo.curves.loss.values[0]).toBeCloseTo(3 * Math.LN2, 5);
+    expect(dpo.curves.loss.values[0]).toBeCloseTo(Math.LN2, 5);
+    for (const v of [...mdpo.curves.loss.values, ...dpo.curves.loss.values]) expect(Number.isFinite(v)).toBe(true);
     expect(dpo.curves['loss/conditional']).toBeUndefined(); // dpo does not score m'
     expect(json.dataset.pairs).toBeGreaterThan(0);
     expect(json.dataset.evalScenes).toBe(4);

@@ -36,10 +36,15 @@ describe('results table', () => {
     );
   });
 
+  it("has one row for CHAIR_s and none for AMBER's Hal (the same quantity)", () => {
+    expect(METRICS.map((m) => m.label)).toContain('CHAIR_s');
+    expect(METRICS.map((m) => m.label)).not.toContain('Hal');
+  });
+
   it('a missing or NaN metric is a dash', () => {
-    const table = resultsTable([arm('x', { cover: [NaN] })], METRICS.filter((m) => m.key === 'cover' || m.key === 'hal'));
+    const table = resultsTable([arm('x', { cover: [NaN] })], METRICS.filter((m) => m.key === 'cover' || m.key === 'cog'));
     expect(table).toContain('| Cover ↑ | – |');
-    expect(table).toContain('| Hal ↓ | – |');
+    expect(table).toContain('| Cog ↓ | – |');
     expect(formatSpread({ percent: true }, { mean: null, std: null, n: 0 })).toBe('–');
   });
 

@@ -32,7 +32,6 @@ export const METRICS: readonly MetricDef[] = [
   { key: 'chair_s', label: 'CHAIR_s', better: 'down', percent: true, row: { metric: 'CHAIR_s', setting: '' } },
   { key: 'chair_i', label: 'CHAIR_i', better: 'down', percent: true, row: { metric: 'CHAIR_i', setting: '' } },
   { key: 'cover', label: 'Cover', better: 'up', percent: true, row: { metric: 'Cover', setting: '' } },
-  { key: 'hal', label: 'Hal', better: 'down', percent: true, row: { metric: 'Hal', setting: '' } },
   { key: 'cog', label: 'Cog', better: 'down', percent: true, row: { metric: 'Cog', setting: '' } },
   { key: 'unparsed', label: 'unparsed answers', better: 'down', percent: true, row: { metric: 'unparsed', setting: '' } },
   ...pope,
@@ -46,7 +45,7 @@ export type Metrics = Record<string, number>;
 /** The flat metrics of one evaluated model. */
 export function metricsOf(e: WorldEvaluation, reliance: RelianceReport): Metrics {
   const d = e.description;
-  const m: Metrics = { chair_s: d.chairS, chair_i: d.chairI, cover: d.cover, hal: d.hal, cog: d.cog, unparsed: d.unparsedShare };
+  const m: Metrics = { chair_s: d.chairS, chair_i: d.chairI, cover: d.cover, cog: d.cog, unparsed: d.unparsedShare };
   for (const s of POPE_SETTINGS) {
     m[`pope_${s}_acc`] = e.pope[s].accuracy;
     m[`pope_${s}_f1`] = e.pope[s].f1;

@@ -3,13 +3,18 @@
  * CHAIR_s and CHAIR_i (Rohrbach et al. 2018), Cover, Hal and Cog (AMBER, Wang et al. 2023).
  *
  * Pure functions of strings: callers parse answers into object names first (the built-in
- * world's parser gives exact names, so no synonym list is needed). Each object counts once
- * per answer: saying "a red circle" twice is one mention. Unparsed text is not a
+ * world's parser gives exact names, so no synonym list is needed). Unparsed text is not a
  * hallucination, but its share is reported so garbage cannot hide behind a low CHAIR.
+ *
+ * Counting follows Rohrbach et al.'s chair.py: CHAIR_i counts EVERY mention (saying "a red
+ * circle" twice is two mentions, and naming an absent object twice is two hallucinated
+ * mentions), CHAIR_s counts answers. Cover and Cog count distinct objects, as AMBER does.
+ * AMBER's Hal (share of answers with at least one hallucinated object) is the same quantity
+ * as CHAIR_s, so it is not reported separately.
  */
 
 export interface DescriptionCase {
-  /** Objects the answer mentions (repeats allowed; counted once). */
+  /** Objects the answer mentions, one entry per mention (repeats count for CHAIR_i). */
   mentioned: readonly string[];
   /** Objects actually in the image. */
   truth: readonly string[];
@@ -20,6 +25,7 @@ export interface DescriptionCase {
 }
 
 export interface CaseJudgement {
+  /** Distinct objects, in order of first mention. */
   hallucinated: string[];
   covered: string[];
   missed: string[];
@@ -30,17 +36,17 @@ export interface ChairReport {
   answers: number;
   /** Answers with at least one hallucinated object / answers. */
   chairS: number;
-  /** Hallucinated object mentions / object mentions (0 when nothing is mentioned). */
+  /** Hallucinated mentions / mentions, every mention counted (chair.py); 0 when nothing is mentioned. */
   chairI: number;
   /** Ground-truth objects mentioned / ground-truth objects (AMBER Cover). */
   cover: number;
-  /** AMBER Hal: share of answers with at least one hallucination (equals chairS here). */
-  hal: number;
   /** AMBER Cog: bait objects mentioned / bait objects (0 when no case has bait). */
   cog: number;
   /** Share of answers with at least one unparsed fragment. */
   unparsedShare: number;
+  /** Every mention of an object, repeats included. */
   mentions: number;
+  /** Every mention of an object absent from the image, repeats included. */
   hallucinatedMentions: number;
   truthObjects: number;
   coveredObjects: number;
@@ -75,8 +81,9 @@ export function chairMetrics(cases: readonly DescriptionCase[]): ChairReport {
   let withUnparsed = 0;
   for (const c of cases) {
     const j = judgeCase(c);
-    mentions += j.hallucinated.length + j.covered.length;
-    hallucinatedMentions += j.hallucinated.length;
+    const truth = new Set(c.truth);
+    mentions += c.mentioned.length;
+    hallucinatedMentions += c.mentioned.filter((m) => !truth.has(m)).length;
     if (j.hallucinated.length > 0) withHallucination++;
     truthObjects += new Set(c.truth).size;
     coveredObjects += j.covered.length;
@@ -90,7 +97,6 @@ export function chairMetrics(cases: readonly DescriptionCase[]): ChairReport {
     chairS: withHallucination / n,
     chairI: ratio(hallucinatedMentions, mentions),
     cover: ratio(coveredObjects, truthObjects),
-    hal: withHallucination / n,
     cog: ratio(baitMentioned, baitObjects),
     unparsedShare: withUnparsed / n,
     mentions,

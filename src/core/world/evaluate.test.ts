@@ -35,7 +35,7 @@ describe('evaluateWorld', () => {
   it('gives a perfect model CHAIR 0, Cover 1 and POPE accuracy 1 with yes-ratio 0.5', async () => {
     const r = await evaluateWorld({ scenes, stats, answer: oracle, seed: 1, batchSize: 7 });
     expect(r.scenes).toBe(30);
-    expect(r.description).toMatchObject({ chairS: 0, chairI: 0, cover: 1, hal: 0, cog: 0, unparsedShare: 0 });
+    expect(r.description).toMatchObject({ chairS: 0, chairI: 0, cover: 1, cog: 0, unparsedShare: 0 });
     for (const setting of ['random', 'popular', 'adversarial'] as const) {
       expect(r.pope[setting]).toMatchObject({ accuracy: 1, precision: 1, recall: 1, f1: 1, yesRatio: 0.5 });
     }
@@ -53,6 +53,24 @@ describe('evaluateWorld', () => {
     expect(r.themeTypicalHallucinationShare).toBe(1);
     expect(r.pope.adversarial).toMatchObject({ accuracy: 0.5, recall: 1, yesRatio: 1 });
     expect(last).toBe(30 + r.popeAnswers.length);
+  });
+
+  it('counts every mention for CHAIR_i: a hallucinated object named twice counts twice', async () => {
+    // The dreamer's caption with its bait object said twice: "... a red ring. a red ring."
+    const twice: AnswerFn = async (ss, prompts) =>
+      ss.map((s, i) => {
+        if (prompts[i] !== DESCRIBE_PROMPT) return 'no';
+        const extra = baitOf(s);
+        return extra ? `${describeObjects([...s.objects, parseObjectKey(extra)])} ${describeObjects([parseObjectKey(extra)])}` : describeObjects(s.objects);
+      });
+    const r = await evaluateWorld({ scenes, stats, answer: twice, seed: 1 });
+    const withBait = scenes.filter((s) => baitOf(s) !== undefined).length;
+    const objects = scenes.reduce((n, s) => n + s.objects.length, 0);
+    expect(withBait).toBeGreaterThan(0);
+    expect(r.description.hallucinatedMentions).toBe(2 * withBait);
+    expect(r.description.chairI).toBeCloseTo((2 * withBait) / (objects + 2 * withBait));
+    expect(r.description.chairS).toBeCloseTo(withBait / 30);
+    expect(r.descriptions.find((d) => d.hallucinated.length > 0)?.hallucinated).toHaveLength(1); // the sample lists it once
   });
 
   it('asks every model the same POPE questions for a seed', () => {

@@ -1,6 +1,7 @@
 /**
  * Scores any answerer on held-out world scenes with the exact metrics of src/core/eval:
- * CHAIR_s, CHAIR_i, Cover, Hal, Cog on "Describe the image.", and POPE in its three settings.
+ * CHAIR_s, CHAIR_i, Cover, Cog on "Describe the image." (CHAIR_i over every mention, as
+ * chair.py counts; AMBER's Hal equals CHAIR_s), and POPE in its three settings.
  * The answerer is a plain async function (greedy decoding of a model, a fixed table in tests),
  * so this file knows nothing about tensors.
  */
@@ -9,6 +10,7 @@ import { chairMetrics, judgeCase, type ChairReport } from '../eval/chair';
 import { POPE_SETTINGS, parsePopeAnswer, popeMetrics, type PopeReport, type PopeSetting } from '../eval/pope';
 import { DESCRIBE_PROMPT, mentionedKeys, parseDescription } from './grammar';
 import { scenePopeQuestions, type ObjectStats, type WorldPopeQuestion } from './pope';
+import { objectKey } from './objects';
 import { sceneKeys, type Scene } from './scene';
 import { typicalKeys } from './themes';
 
@@ -89,8 +91,9 @@ export async function evaluateWorld(options: EvaluateOptions): Promise<WorldEval
   };
 
   const captions = await answerAll(scenes.map((scene) => ({ scene, prompt: DESCRIBE_PROMPT })), answer, batchSize, progress);
+  const parsedAll = captions.map(parseDescription);
   const descriptions: DescriptionSample[] = scenes.map((scene, i) => {
-    const parsed = parseDescription(captions[i]);
+    const parsed = parsedAll[i];
     const truth = sceneKeys(scene);
     const j = judgeCase({ mentioned: mentionedKeys(parsed), truth });
     return { sceneId: scene.id, answer: captions[i], truth, hallucinated: j.hallucinated, covered: j.covered, missed: j.missed, unparsed: parsed.unparsed };
@@ -98,7 +101,8 @@ export async function evaluateWorld(options: EvaluateOptions): Promise<WorldEval
   const description = chairMetrics(
     scenes.map((scene, i) => {
       const truth = sceneKeys(scene);
-      return { mentioned: [...descriptions[i].covered, ...descriptions[i].hallucinated], truth, bait: typicalKeys(scene.theme).filter((k) => !truth.includes(k)), unparsed: descriptions[i].unparsed };
+      // Every mention, repeats included (CHAIR_i counts each one).
+      return { mentioned: parsedAll[i].objects.map(objectKey), truth, bait: typicalKeys(scene.theme).filter((k) => !truth.includes(k)), unparsed: descriptions[i].unparsed };
     }),
   );
   let typicalHallucinations = 0;

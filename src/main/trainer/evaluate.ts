@@ -1,7 +1,7 @@
 /**
  * Evaluation of a finished run, inside the trainer process: the base model with the run's
  * adapters on held-out scenes of the built-in world, scored with the exact metrics of
- * src/core/eval (CHAIR_s, CHAIR_i, Cover, Hal, Cog; POPE per setting). The descriptions come
+ * src/core/eval (CHAIR_s, CHAIR_i, Cover, Cog; POPE per setting; AMBER's Hal is CHAIR_s). The descriptions come
  * back as outputs with every mentioned object marked correct or hallucinated.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -54,7 +54,7 @@ export const evaluateEngine: Engine = async (job, hooks) => {
 
   const d = result.description as unknown as Record<string, number>;
   const rows: EvaluationRow[] = [];
-  for (const [metric, key] of [['CHAIR_s', 'chairS'], ['CHAIR_i', 'chairI'], ['Cover', 'cover'], ['Hal', 'hal'], ['Cog', 'cog']] as const) {
+  for (const [metric, key] of [['CHAIR_s', 'chairS'], ['CHAIR_i', 'chairI'], ['Cover', 'cover'], ['Cog', 'cog']] as const) {
     if (typeof d[key] === 'number') rows.push({ metric, setting: '', value: d[key] });
   }
   for (const [setting, report] of Object.entries(result.pope)) {
