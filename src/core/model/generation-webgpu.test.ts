@@ -7,6 +7,7 @@ import { generate } from './generation';
 import { Vlm } from './model';
 import { initParams } from './params';
 import { TINY, maxAbsDiff, seededPixels } from './test-utils';
+import { webgpuMissing, webgpuRequired } from '../webgpu-test-env';
 
 async function decode() {
   const m = new Vlm(TINY, initParams(TINY, new Rng(1), 0.3));
@@ -20,14 +21,14 @@ async function decode() {
 }
 
 describe('generation on webgpu', () => {
-  // CI sets MDPO_REQUIRE_WEBGPU=1 (software Vulkan); elsewhere skipped when no adapter exists.
+  // Must run under CI=true or MDPO_REQUIRE_WEBGPU=1 (software Vulkan); elsewhere skipped without an adapter.
   it('greedy decoding with the KV cache matches cpu (tokens, logits to 1e-4), no leaks', async (ctx) => {
     await initBackend('cpu');
     const cpu = await decode();
     try {
       await initBackend('webgpu-software');
     } catch (err) {
-      if (process.env.MDPO_REQUIRE_WEBGPU === '1') throw err;
+      if (webgpuRequired()) throw webgpuMissing(err);
       ctx.skip();
     }
     const gpu = await decode();

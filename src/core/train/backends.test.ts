@@ -5,6 +5,7 @@ import type { BackendName } from '../backend';
 import { initBackend } from '../backend';
 import { trainPreference, trainSft } from './loop';
 import { TinyPreferenceSource, TinySftSource, tinyModel } from './test-fixtures';
+import { webgpuMissing, webgpuRequired } from '../webgpu-test-env';
 
 async function runOn(backend: BackendName, withSft = true) {
   await initBackend(backend);
@@ -27,13 +28,13 @@ async function runOn(backend: BackendName, withSft = true) {
 }
 
 describe('backends', () => {
-  // CI sets MDPO_REQUIRE_WEBGPU=1 (software Vulkan); elsewhere skipped when no adapter exists.
+  // Must run under CI=true or MDPO_REQUIRE_WEBGPU=1 (software Vulkan); elsewhere skipped without an adapter.
   it('webgpu (software adapter) agrees with cpu to 1e-5, with no synchronous reads in the loop', async (ctx) => {
     const cpu = await runOn('cpu', false);
     try {
       await initBackend('webgpu-software');
     } catch (err) {
-      if (process.env.MDPO_REQUIRE_WEBGPU === '1') throw err;
+      if (webgpuRequired()) throw webgpuMissing(err);
       ctx.skip();
     }
     const gpu = await runOn('webgpu-software', false);

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -48,13 +48,20 @@ describe('world base model plumbing', () => {
     expect(await sampler(a.model, a.tokenizer, 1)(scenes, [DESCRIBE_PROMPT, DESCRIBE_PROMPT], 3)).toEqual(samples);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'world-pref-'));
     try {
-      const built = await buildWorldPreferenceDataset({ model: a.model, tokenizer: a.tokenizer, seed: 1, scenes: 3, samplesPerQuestion: 3, dir });
-      expect(built.summary.questions).toBe(3);
-      expect(built.summary.kept + built.summary.dropped).toBe(3);
-      if (built.summary.kept > 0) {
-        expect(JSON.parse(await readFile(path.join(dir, 'data.json'), 'utf8'))).toHaveLength(built.summary.kept);
-        expect(JSON.parse(await readFile(path.join(dir, 'build-report.json'), 'utf8')).summary).toEqual(built.summary);
+      // Seeded: 6 scenes x 4 samples of this model keep some pairs (asserted, not assumed).
+      const built = await buildWorldPreferenceDataset({ model: a.model, tokenizer: a.tokenizer, seed: 1, scenes: 6, samplesPerQuestion: 4, dir });
+      expect(built.summary.questions).toBe(6);
+      expect(built.summary.kept + built.summary.dropped).toBe(6);
+      expect(built.summary.kept).toBeGreaterThan(0);
+      const data = JSON.parse(await readFile(path.join(dir, 'data.json'), 'utf8')) as { img_path: string; prompt: string; chosen: string; rejected: string }[];
+      expect(data).toHaveLength(built.summary.kept);
+      expect(data).toEqual(built.records);
+      for (const r of data) {
+        expect(Object.keys(r).sort()).toEqual(['chosen', 'img_path', 'prompt', 'rejected']);
+        expect(r.chosen).not.toBe(r.rejected);
+        expect((await stat(path.join(dir, r.img_path))).size).toBeGreaterThan(0);
       }
+      expect(JSON.parse(await readFile(path.join(dir, 'build-report.json'), 'utf8')).summary).toEqual(built.summary);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -5,7 +5,7 @@ import { BUILTIN_SMALL, withOverrides } from '../model/config';
 import { Vlm } from '../model/model';
 import { Rng } from '../rng';
 import { ALL_OBJECT_KEYS } from './objects';
-import type { Scene } from './scene';
+import { generateScenes, type Scene } from './scene';
 import { patchLabels, warmUpVision } from './vision-warmup';
 
 const NONE = ALL_OBJECT_KEYS.length;
@@ -31,20 +31,46 @@ describe('patchLabels', () => {
   });
 });
 
+const TINY_WORLD = withOverrides(BUILTIN_SMALL, {
+  vision: { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32 },
+  text: { hiddenSize: 16, numLayers: 1, numHeads: 2, numKeyValueHeads: 1, intermediateSize: 32 },
+});
+
 describe('warmUpVision', () => {
   it('runs seeded steps without leaking tensors', async () => {
     await initBackend('wasm');
-    const config = withOverrides(BUILTIN_SMALL, {
-      vision: { hiddenSize: 16, numLayers: 1, numHeads: 2, intermediateSize: 32 },
-      text: { hiddenSize: 16, numLayers: 1, numHeads: 2, numKeyValueHeads: 1, intermediateSize: 32 },
-    });
-    const model = Vlm.create(config, new Rng(1));
+    const model = Vlm.create(TINY_WORLD, new Rng(1));
     await warmUpVision(model, { seed: 1, steps: 1, batchSize: 4 });
     const before = tf.memory().numTensors;
     const r = await warmUpVision(model, { seed: 1, steps: 3, batchSize: 4 });
     expect(tf.memory().numTensors).toBe(before);
     expect(Number.isFinite(r.loss)).toBe(true);
     expect(r.accuracy).toBeGreaterThanOrEqual(0);
+    expect(r.accuracy).toBeLessThanOrEqual(1);
     model.dispose();
+  });
+
+  it('learns to name the object under a patch: from chance to above the all-"none" baseline', async () => {
+    await initBackend('cpu');
+    const model = Vlm.create(TINY_WORLD, new Rng(1));
+    const steps: { loss: number; accuracy: number }[] = [];
+    await warmUpVision(model, { seed: 1, steps: 60, batchSize: 8, learningRate: 1e-2, onStep: (_s, loss, accuracy) => steps.push({ loss, accuracy }) });
+    model.dispose();
+    expect(steps).toHaveLength(60);
+    for (const s of steps) {
+      expect(Number.isFinite(s.loss)).toBe(true);
+      expect(s.accuracy >= 0 && s.accuracy <= 1).toBe(true); // NaN fails both
+    }
+    // Step 1, before any update: a head of N(0, 1/D) weights is close to uniform over 37 classes.
+    expect(steps[0].loss).toBeCloseTo(Math.log(NONE + 1), 1);
+    // The share of patches with no object: what always answering "none" scores.
+    const { imageSize, patchSize } = TINY_WORLD.vision;
+    const labels = generateScenes(1, 'vision', 480, { imageSize }, 0).flatMap((s) => patchLabels(s, patchSize));
+    const noneShare = labels.filter((l) => l === NONE).length / labels.length;
+    expect(noneShare).toBeGreaterThan(0.55); // the baseline is high: beating it needs the image
+    const last = steps.slice(-10);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(last.map((s) => s.accuracy))).toBeGreaterThan(noneShare + 0.03);
+    expect(mean(last.map((s) => s.loss))).toBeLessThan(0.5 * steps[0].loss);
   });
 });
