@@ -23,6 +23,8 @@ import {
 } from '../../src/main/store/native';
 
 export const DEFAULT_HEADERS_URL = 'https://electronjs.org/headers';
+/** Where `npm run dist` stages the Electron build for electron-builder (extraResources -> native/). */
+export const PACKAGE_STAGE = join(NATIVE_CACHE, 'package');
 
 /** The Electron and better-sqlite3 of this checkout, or null when electron is not installed. */
 export function electronTargetOf(root: string, platform = process.platform, arch = process.arch): ElectronTarget | null {
