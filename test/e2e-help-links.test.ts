@@ -64,22 +64,20 @@ describe.skipIf(!haveChromium)('help links in browser mode', () => {
 
   it('every field of the form has a help link to its own section, and every section exists', async () => {
     const links = await page.locator('form[aria-label="New run"] a[data-doc]').evaluateAll((as) =>
-      as.map((a) => ({ field: a.getAttribute('data-doc')!, href: (a as HTMLAnchorElement).href, target: a.getAttribute('target') })),
+      as.map((a) => ({ field: a.getAttribute('data-doc')!, href: (a as unknown as { href: string }).href, target: a.getAttribute('target') })),
     );
     const fields = links.map((l) => l.field);
     for (const f of [...ALL_FIELDS.map((s) => s.path), 'name', 'datasetId', 'baseModel']) expect(fields).toContain(f);
     expect(new Set(links.map((l) => l.target))).toEqual(new Set(['_blank']));
-    // Each link's page is served and holds an element with the link's id.
-    const missing = await page.evaluate(async (hrefs) => {
-      const out: string[] = [];
-      for (const href of hrefs) {
-        const url = new URL(href);
-        const r = await fetch(url.pathname);
-        const html = await r.text();
-        if (r.status !== 200 || !new DOMParser().parseFromString(html, 'text/html').getElementById(url.hash.slice(1))) out.push(href);
-      }
-      return out;
-    }, links.map((l) => l.href));
+    // Each link's page is served (with the page's session cookie) and holds an element with the link's id.
+    const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+    const missing: string[] = [];
+    for (const { href } of links) {
+      const url = new URL(href);
+      const r = await fetch(new URL(url.pathname, href), { headers: { cookie } });
+      const html = await r.text();
+      if (r.status !== 200 || !html.includes(` id="${url.hash.slice(1)}"`)) missing.push(href);
+    }
     expect(missing).toEqual([]);
     await page.screenshot({ path: join(ARTIFACTS, 'help-form.png') });
   });
@@ -88,10 +86,10 @@ describe.skipIf(!haveChromium)('help links in browser mode', () => {
     const tab = await openFrom('a[data-doc="negative.cropMax"]');
     expect(new URL(tab.url()).pathname).toBe('/docs/run-settings.html');
     expect(new URL(tab.url()).hash).toBe('#negativecropmax');
-    const target = await tab.evaluate(() => document.querySelector(':target')?.textContent ?? null);
+    const target = await tab.evaluate("document.querySelector(':target')?.textContent ?? null");
     expect(target).toBe('#negative.cropMax');
     // The section is scrolled into view: its heading is near the top of the viewport.
-    const top = await tab.evaluate(() => document.getElementById('negativecropmax')!.getBoundingClientRect().top);
+    const top = (await tab.evaluate("document.getElementById('negativecropmax').getBoundingClientRect().top")) as number;
     expect(top).toBeGreaterThanOrEqual(-1);
     expect(top).toBeLessThan(200);
     expect(await tab.locator('#negativecropmax + p').textContent()).toContain('Default 0.2');
