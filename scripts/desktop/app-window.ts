@@ -115,7 +115,7 @@ export async function startBrowserWindow(options: WindowOptions): Promise<Window
   }
   const profile = mkdtempSync(join(tmpdir(), 'mdpo-window-'));
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  options.log(`mDPO Studio (browser mode in an app window of ${browser}), data in ${home}`);
+  options.log(`mDPO Studio (browser mode in an app window of ${browser}), data in ${home}\n  ${url}\nClosing the window stops the server.`);
   const win = spawn(browser, appWindowArgs(url, profile, asRoot), { env: options.env, stdio: ['ignore', 'ignore', 'pipe'] });
   let browserErr = '';
   win.stderr!.on('data', (chunk: Buffer) => {

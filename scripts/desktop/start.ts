@@ -7,7 +7,7 @@
  *   browser (./app-window.ts); closing the window stops the server.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,10 +40,30 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<numbe
 /** electron-vite's CLI (its package exports do not list the bin file, so resolve the folder). */
 const electronVite = () => join(dirname(createRequire(join(ROOT, 'package.json')).resolve('electron-vite/package.json')), 'bin', 'electron-vite.js');
 
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
+  return newest;
+}
+
+/** out/ is newer than every source it is built from (then the build is skipped). */
+export function buildIsFresh(root: string): boolean {
+  const outputs = ['main/index.js', 'main/trainer.js', 'preload/index.cjs', 'renderer/index.html'].map((f) => join(root, 'out', f));
+  if (!outputs.every((f) => existsSync(f))) return false;
+  const built = Math.min(...outputs.map((f) => statSync(f).mtimeMs));
+  const sources = ['src', 'electron.vite.config.ts', 'package.json', 'package-lock.json'].map((f) => join(root, f)).filter((f) => existsSync(f));
+  return sources.every((f) => newestMtime(f) <= built);
+}
+
 async function browserWindow(): Promise<number> {
-  // The same build the desktop app uses (seconds); browser mode serves out/renderer.
-  const built = await run(process.execPath, [electronVite(), 'build', '--logLevel', 'warn'], process.env);
-  if (built !== 0) return built;
+  // The same build the desktop app uses (seconds, skipped when out/ is current); browser mode
+  // serves out/renderer.
+  if (!buildIsFresh(ROOT)) {
+    const built = await run(process.execPath, [electronVite(), 'build', '--logLevel', 'warn'], process.env);
+    if (built !== 0) return built;
+  }
   const w = await startBrowserWindow({ root: ROOT, env: process.env, log });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => w.stop());
   return w.done;
@@ -66,5 +86,6 @@ export async function main(argv: string[]): Promise<number> {
     log('\nThe desktop app needs that build; opening browser mode in an app window meanwhile.');
     return browserWindow();
   }
-  return run(process.execPath, [electronVite(), 'preview'], { ...process.env, MDPO_SQLITE_BINDING: binding });
+  const preview = buildIsFresh(ROOT) ? ['preview', '--skipBuild'] : ['preview'];
+  return run(process.execPath, [electronVite(), ...preview], { ...process.env, MDPO_SQLITE_BINDING: binding });
 }
