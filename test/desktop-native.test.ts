@@ -113,6 +113,14 @@ describe('choosing the binary', () => {
     );
   });
 
+  it('MDPO_SQLITE_BINDING with a stamp of another ABI is left alone (a system-Node child of the Electron app)', () => {
+    const root = fakeCheckout();
+    const electronBuild = writeBuild(root, target());
+    const env = { MDPO_SQLITE_BINDING: electronBuild };
+    expect(chooseSqliteBinding(ctx(root, { env, versions: { modules: '115' } }))).toBeUndefined();
+    expect(chooseSqliteBinding(ctx(root, { env }))).toBe(electronBuild);
+  });
+
   it('a build for another Electron is not used: the error says which build is missing and how to get it', () => {
     const root = fakeCheckout();
     writeBuild(root, target({ electron: '44.0.0', abi: '145' }));

@@ -8,9 +8,10 @@
  * `<resources>/native/better_sqlite3.node`. Neither copy replaces the other, so no runtime
  * breaks the other one.
  *
- * Order: MDPO_SQLITE_BINDING (an explicit path; `npm start` sets it for Electron) > system
- * Node: the default > Electron, packaged: the installer's copy > Electron, source checkout:
- * the cache entry for this Electron version and ABI > a clear error saying how to build it.
+ * Order: MDPO_SQLITE_BINDING (an explicit path; `npm start` sets it for Electron; ignored by a
+ * process of another ABI than the one its stamp.json names) > system Node: the default >
+ * Electron, packaged: the installer's copy > Electron, source checkout: the cache entry for
+ * this Electron version and ABI > a clear error saying how to build it.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -77,6 +78,18 @@ export function checkElectronNative(root: string, t: ElectronTarget, fs: FsLike 
   return { fresh: true, binding };
 }
 
+/** The ABI a build's stamp names, or null without a readable stamp. */
+function stampAbi(dir: string, fs: FsLike): string | null {
+  const path = join(dir, STAMP_FILE);
+  if (!fs.exists(path)) return null;
+  try {
+    const abi = (JSON.parse(fs.readText(path)) as { abi?: unknown }).abi;
+    return typeof abi === 'string' ? abi : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The checkout root at or above `from`: the folder whose node_modules holds better-sqlite3. */
 export function findCheckoutRoot(from: string, fs: FsLike = realFs): string | null {
   let dir = from;
@@ -113,7 +126,9 @@ export function chooseSqliteBinding(ctx: BindingContext): string | undefined {
     if (!fs.exists(override)) {
       throw new ElectronNativeMissingError(`MDPO_SQLITE_BINDING names ${override}, which does not exist.`);
     }
-    return override;
+    // Children inherit the variable: a system-Node child of the Electron app must not load the
+    // Electron build, so a build whose stamp names another ABI is left to its own runtime.
+    if ((stampAbi(dirname(override), fs) ?? ctx.versions.modules) === ctx.versions.modules) return override;
   }
   const electron = ctx.versions.electron;
   if (!electron) return undefined;
