@@ -4,7 +4,7 @@
  * (PreferenceTask.negative), per epoch when m' is redrawn, held-out and unreadable records are
  * skipped with a reason, and a finished folder is reused.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -18,30 +18,15 @@ import { loopConfigFromShared } from '../src/core/train/from-shared';
 import { PreferenceTask } from '../src/core/train/preference-task';
 import { FALLBACK_IMAGE_SIZE, imageGeometry, negativeEpochs, renderTorchImages, type ImagesManifest } from '../src/main/python/images';
 import { trainConfigSchema, type TrainConfig } from '../src/shared/schemas';
+import { writeGradientDataset } from './torch-fixtures';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mdpo-torch-images-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 let records: PreferenceRecord[];
 let recordsFile: string;
-/** A silkie-jsonl dataset of `n` 40x30 PNGs with a different gradient each (crops differ from the whole). */
-async function writeGradientDataset(n: number): Promise<string> {
-  const root = join(tmp, 'gradients');
-  mkdirSync(join(root, 'images'), { recursive: true });
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const [w, h] = [40, 30];
-    const px = Buffer.alloc(w * h * 3);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.set([(x * 6 + i * 20) & 255, (y * 8) & 255, ((x * y) >> 2) & 255], (y * w + x) * 3);
-    writeFileSync(join(root, 'images', `${i}.png`), await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer());
-    lines.push(JSON.stringify({ img_path: `images/${i}.png`, prompt: `<image>\nWhat is in picture ${i}?`, chosen: `Stripes ${i}.`, rejected: `A dog ${i}.` }));
-  }
-  writeFileSync(join(root, 'data.jsonl'), lines.join('\n') + '\n');
-  return root;
-}
-
 beforeAll(async () => {
-  const root = await writeGradientDataset(6);
+  const root = await writeGradientDataset(tmp, 6);
   records = (await importDataset(root)).records;
   expect(records).toHaveLength(6);
   recordsFile = join(tmp, 'records.json');
