@@ -32,6 +32,16 @@ export const rendererRestrictions = {
   ],
 };
 
+/** src/shared: the contract between the layers; it depends on neither core nor main (types included). */
+export const sharedRestrictions = {
+  patterns: [
+    {
+      group: ['**/core/**', '**/core', '**/main/**', '**/main', 'electron', 'better-sqlite3', '@tensorflow/*'],
+      message: 'src/shared may not import from src/core or src/main, not even types: define the shared type in src/shared (docs/architecture.md).',
+    },
+  ],
+};
+
 export default tseslint.config(
   {
     ignores: ['out/**', 'dist/**', 'node_modules/**', 'coverage/**', 'test-artifacts/**', 'test/fixtures/**', 'resources/**'],
@@ -56,6 +66,10 @@ export default tseslint.config(
   {
     files: ['src/core/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', coreRestrictions] },
+  },
+  {
+    files: ['src/shared/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', sharedRestrictions] },
   },
   {
     files: ['src/renderer/**/*.ts', 'src/renderer/**/*.svelte'],

@@ -68,7 +68,8 @@ describe('runDemo (reduced)', () => {
       const m = a.seeds[0].metrics;
       // Rates are finite and in [0, 1] (NaN fails both bounds); reliance is a finite nat difference.
       for (const key of ['chair_s', 'chair_i', 'cover', 'cog', 'pope_random_acc', 'pope_popular_f1', 'pope_adversarial_yes', 'reliance_pos']) {
-        expect(m[key] >= 0 && m[key] <= 1, `${a.name} ${key} = ${m[key]}`).toBe(true);
+        const v = m[key] ?? NaN; // null (a NaN written to JSON) fails like NaN
+        expect(v >= 0 && v <= 1, `${a.name} ${key} = ${m[key]}`).toBe(true);
       }
       expect(Number.isFinite(m.reliance), `${a.name} reliance = ${m.reliance}`).toBe(true);
       expect(m).not.toHaveProperty('hal'); // AMBER's Hal is CHAIR_s

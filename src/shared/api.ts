@@ -91,13 +91,13 @@ export interface DatasetSummary {
 }
 
 /**
- * The validation report stored with a dataset, exactly as src/core/data produces it (type-only
- * re-export: the renderer gets the shape, never the code). issues[].code is stable (match on
- * it, not on messages); issues[].record is the 0-based record index; excluded lists the
- * indices of records with at least one error.
+ * The validation report stored with a dataset, as src/core/data produces it (defined in
+ * ./validation.ts, which core imports: shared never depends on core). issues[].code is stable
+ * (match on it, not on messages); issues[].record is the 0-based record index; excluded lists
+ * the indices of records with at least one error.
  */
-export type { ValidationReport, DataIssue, IssueCode, ValidationSummary, Distribution } from '../core/data/types';
-import type { DataIssue, ValidationReport } from '../core/data/types';
+export type { ValidationReport, DataIssue, IssueCode, ValidationSummary, Distribution } from './validation';
+import type { DataIssue, ValidationReport } from './validation';
 
 export interface DatasetDetail extends DatasetSummary {
   report: ValidationReport;
@@ -225,7 +225,7 @@ export interface ConfigDiff {
 }
 
 export interface EvaluationRow {
-  /** CHAIR_s, CHAIR_i, Cover, Hal, Cog, POPE/accuracy, POPE/f1, POPE/yes_ratio, image_reliance ... */
+  /** CHAIR_s, CHAIR_i (every mention), Cover, Cog (AMBER's Hal = CHAIR_s), POPE/accuracy, POPE/f1, POPE/yes_ratio, image_reliance ... */
   metric: string;
   /** POPE setting (random/popular/adversarial) or '' where none applies. */
   setting: string;

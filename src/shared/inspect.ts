@@ -3,7 +3,7 @@
  * sets, answer jobs, automatic scores, human judgments and their tallies. Types only; re-exported
  * by ./api, which names the channels.
  */
-import type { DataIssue } from '../core/data/types';
+import type { DataIssue } from './validation';
 
 /** Ground truth of one item: a POPE-style yes/no label, the objects present, or none. */
 export type ItemTruth = { kind: 'yesno'; label: 'yes' | 'no' } | { kind: 'objects'; objects: string[] } | null;
