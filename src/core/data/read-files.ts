@@ -11,6 +11,7 @@ import fs from 'node:fs/promises';
 import { parquetReadObjects } from 'hyparquet';
 import { datasetIssue } from './issues';
 import { ArraySplitter, fieldAt, firstInvalidUtf8, LineSplitter, lineColumn, locateJsonError, type Piece } from './json-stream';
+import { checkParquetFile, ParquetDamage } from './parquet-check';
 import { isObject } from './records';
 import type { DataIssue, SourcePos } from './types';
 
@@ -127,14 +128,16 @@ async function* readJsonlRows(abs: string, rel: string, state: ReadState): Async
   for (const piece of splitter.end()) yield pieceRow(piece, rel, index++);
 }
 
-/** hyparquet's reasons, in words a user can act on (the reader's own message follows). */
-export function parquetProblem(message: string): string {
+/** hyparquet's reasons (and our damage checks), in words a user can act on; the reader's own message follows. */
+export function parquetProblem(e: Error): string {
+  const message = e.message;
+  if (e instanceof ParquetDamage) return `is damaged (${message}): the file was probably cut off or overwritten in places; download or export it again`;
   let words: string;
   if (/footer != PAR1|too short/i.test(message)) words = 'is not a parquet file, or is cut off: a parquet file starts and ends with the 4 bytes "PAR1"';
   else if (/metadata length .* exceeds/i.test(message)) words = 'is cut off or damaged: its footer says the metadata is longer than the file';
   else if (/compression codec/i.test(message)) words = 'uses a compression this app does not read; re-export it with snappy or no compression';
   else if (/unsupported|not supported/i.test(message)) words = 'uses a parquet feature this app does not read';
-  else words = 'is damaged: a page or page header in the middle of the file cannot be decoded (the file was probably cut off, or overwritten in places); download or export it again';
+  else words = 'is damaged: a page in the middle of the file cannot be decoded (the file was probably cut off, or overwritten in places); download or export it again';
   return `${words} (parquet reader: ${message})`;
 }
 
@@ -145,9 +148,10 @@ async function* readParquetRows(abs: string, rel: string, state: ReadState): Asy
   const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
   let objects: Record<string, unknown>[];
   try {
-    objects = await parquetReadObjects({ file, utf8: false });
+    const metadata = checkParquetFile(file);
+    objects = await parquetReadObjects({ file, metadata, utf8: false });
   } catch (e) {
-    state.issues.push(datasetIssue('invalid-parquet', rel, parquetProblem((e as Error).message)));
+    state.issues.push(datasetIssue('invalid-parquet', rel, parquetProblem(e as Error)));
     return;
   }
   for (let index = 0; index < objects.length; index++) yield { value: plain(objects[index]), pos: { file: rel, index } };
@@ -185,7 +189,7 @@ export async function readParquetCell(abs: string, row: number, column: string):
   if (columnCache?.key !== key) {
     const buf = await fs.readFile(abs);
     const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-    const rows = await parquetReadObjects({ file, utf8: false, columns: [column] });
+    const rows = await parquetReadObjects({ file, metadata: checkParquetFile(file), utf8: false, columns: [column] });
     columnCache = { key, cells: rows.map((r) => r[column]) };
   }
   if (row >= columnCache.cells.length) throw new Error(`${abs} has ${columnCache.cells.length} rows, no row ${row}`);

@@ -64,8 +64,8 @@ interface OnceNote {
 
 function textChecks(w: Work, once: (code: OnceNote['code'], field: string, c: Candidate, detail: string) => void): void {
   const { c } = w;
-  // Nothing more to say about a line that does not parse or a record that is not an object.
-  if (c.issues.some((i) => i.code === 'invalid-json-line' || i.code === 'not-an-object')) return;
+  // Nothing more to say about a record that does not parse, is not UTF-8, or is not an object.
+  if (c.issues.some((i) => i.code === 'invalid-json-line' || i.code === 'invalid-utf8' || i.code === 'not-an-object')) return;
   const add = (sev: 'error' | 'note', code: Parameters<typeof recordIssue>[1], field: string, detail: string): void => {
     w.issues.push(recordIssue(sev, code, c.pos, c.index, field, detail));
   };
