@@ -1,0 +1,175 @@
+/**
+ * Hallucination inspection on the user's own data, end to end in a real browser: Debian's
+ * Chromium (playwright-core) against `npm run serve` with a real store and real trainer
+ * processes. Two completed runs of a real-family tiny checkpoint (a random SmolVLM/Idefics3
+ * folder in HF's layout with two PEFT adapters) are in the store; the test imports a probe set
+ * with POPE labels and one with object annotations, generates answers from both runs, marks a
+ * span with the keyboard (select + h), gives verdicts with 1-4 and j/k, sees the tallies change,
+ * undoes, exports the judged pairs and finds them imported back as a dataset.
+ * Screenshots go to test-artifacts/e2e/inspect-*.png.
+ *
+ * Skipped only when /usr/bin/chromium is absent, and never when CI=true.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { Store } from '../src/main/store';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, rendererDir, serve, type Served } from './e2e/harness';
+import { writeHfRuns, writeProbeSets } from './inspect-fixtures';
+
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) {
+  if (process.env.CI === 'true') throw new Error(`CI=true but ${CHROMIUM} is missing: the browser test must run in CI (apt-get install chromium).`);
+  console.warn(`e2e-inspect: SKIPPED, ${CHROMIUM} not found (apt-get install -y chromium to run it).`);
+}
+
+describe.skipIf(!haveChromium)('Inspect: your data, end to end in the browser', () => {
+  let temp: string;
+  let server: Served;
+  let context: BrowserContext;
+  let page: Page;
+  let sets: { pope: string; objects: string };
+  let origin: string;
+  const consoleErrors: string[] = [];
+
+  const shot = async (name: string) => {
+    await page.evaluate('window.scrollTo(0, 0)');
+    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  };
+  const tallyText = () => page.getByTestId('tallies').textContent();
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    temp = mkdtempSync(join(tmpdir(), 'mdpo-e2e-inspect-'));
+    const home = join(temp, 'home');
+    const store = Store.open(join(home, 'studio.db'));
+    await writeHfRuns(temp, store);
+    store.close();
+    sets = await writeProbeSets(temp);
+    const renderer = await rendererDir();
+    server = await serve(home, renderer);
+    origin = new URL(server.url).origin;
+    const { chromium } = await import('playwright-core');
+    context = await chromium.launchPersistentContext(join(temp, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1440, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  }, 300_000);
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail' && page) {
+      await shot(`FAILED-inspect-${ctx.task.name.replace(/\W+/g, '-').slice(0, 60)}`).catch(() => {});
+    }
+  });
+
+  afterAll(async () => {
+    await context?.close().catch(() => {});
+    await server?.stop();
+    if (temp) rmSync(temp, { recursive: true, force: true });
+  }, 60_000);
+
+  it('imports an object-annotated and a POPE probe set from the Inspect screen', async () => {
+    await page.goto(server.url);
+    await page.goto(`${origin}/#/inspect`);
+    await page.getByTestId('tab-data').click();
+    await page.getByTestId('no-sets').waitFor();
+    for (const [path, text] of [[join(sets.objects, 'probe.json'), 'Imported "probe.json": 3 of 3 items valid (0 yes/no, 3 object-annotated, 0 plain)'], [sets.pope, 'Imported "pope": 4 of 4 items valid (4 yes/no, 0 object-annotated, 0 plain)']] as const) {
+      await page.getByTestId('probe-path').fill(path);
+      await page.getByRole('button', { name: 'Import', exact: true }).click();
+      await expect.poll(() => page.getByTestId('notice').textContent(), { timeout: 30_000 }).toContain(text);
+    }
+    await expect(page.getByTestId('set-select').inputValue()).resolves.not.toBe('');
+    await page.getByTestId('probe-item').waitFor();
+    await shot('inspect-01-imported');
+  }, 120_000);
+
+  it('generates answers from both runs in the trainer process and shows them with yes/no checks', async () => {
+    await page.getByTestId('generate').click();
+    await page.locator('[data-testid="probe-answer-A"] [data-answer-id]').waitFor({ timeout: 240_000 });
+    await page.locator('[data-testid="probe-answer-B"] [data-answer-id]').waitFor({ timeout: 240_000 });
+    await expect(page.getByTestId('yesno-A').textContent()).resolves.toMatch(/^(yes|no) · (correct|wrong)$/);
+    await expect(page.getByTestId('auto-scores').textContent()).resolves.toContain('POPE accuracy');
+    await expect(tallyText()).resolves.toContain('Judged 0 of 4 · 4 left');
+    await shot('inspect-02-answers');
+  }, 300_000);
+
+  it('marks a span with select + h, gives verdicts with 1-4 and j/k, and the tallies follow; u undoes', async () => {
+    // Select the first characters of answer A, as a mouse would.
+    const marked = await page.evaluate(() => {
+      const p = document.querySelector('[data-testid="probe-answer-A"] [data-answer-id]')!;
+      const walker = document.createTreeWalker(p, NodeFilter.SHOW_TEXT);
+      let node = walker.nextNode();
+      while (node && (node.textContent ?? '').trim() === '') node = walker.nextNode();
+      if (!node) return '';
+      const range = document.createRange();
+      range.setStart(node, 0);
+      range.setEnd(node, Math.min(3, node.textContent!.length));
+      window.getSelection()!.removeAllRanges();
+      window.getSelection()!.addRange(range);
+      return range.toString();
+    });
+    expect(marked.trim().length, 'answer A of the first item has text to select').toBeGreaterThan(0);
+    await page.keyboard.press('h');
+    await expect.poll(() => page.locator('[data-testid="probe-answer-A"] mark.human').textContent()).toBe(marked);
+    await page.keyboard.press('2');
+    await expect.poll(() => page.getByTestId('verdict').textContent()).toBe('B better');
+    await expect.poll(tallyText).toContain('Judged 1 of 4 · 3 left');
+    // 1 of 1 judged answers of A has a marked span: 100% with the Wilson interval [20.7%, 100%].
+    await expect(page.getByTestId('rate-a').textContent()).resolves.toBe('100.0% [20.7%, 100.0%]');
+    await expect(page.getByTestId('rate-b').textContent()).resolves.toBe('0.0% [0.0%, 79.3%]');
+    await page.keyboard.press('j');
+    await page.keyboard.press('2');
+    await expect.poll(tallyText).toContain('Judged 2 of 4 · 2 left');
+    await expect(page.getByTestId('sign-p').textContent()).resolves.toBe('p = 0.500');
+    // 1 of 2: 50.0% [9.5%, 90.5%].
+    await expect(page.getByTestId('rate-a').textContent()).resolves.toBe('50.0% [9.5%, 90.5%]');
+    await page.keyboard.press('j');
+    await page.keyboard.press('3');
+    await expect.poll(tallyText).toContain('Judged 3 of 4 · 1 left');
+    await page.keyboard.press('u');
+    await expect.poll(tallyText).toContain('Judged 2 of 4 · 2 left');
+    await page.keyboard.press('k');
+    await shot('inspect-03-judged');
+  }, 120_000);
+
+  it('exports the judged pairs, which import straight back as a preference dataset', async () => {
+    await page.locator('summary', { hasText: 'Export' }).click();
+    await page.getByTestId('pairs-dir').fill(join(temp, 'judged-pairs'));
+    await page.getByTestId('export-pairs').click();
+    const notice = page.getByTestId('notice');
+    await expect.poll(() => notice.textContent(), { timeout: 60_000 }).toMatch(/Wrote \d+ pairs to .*pairs\.jsonl; imported as dataset \d+/);
+    const text = (await notice.textContent())!;
+    const pairs = Number(/Wrote (\d+) pairs/.exec(text)![1]);
+    expect(pairs).toBeGreaterThan(0);
+    const datasetId = Number(/imported as dataset (\d+)/.exec(text)![1]);
+    await page.goto(`${origin}/#/datasets/${datasetId}`);
+    const report = page.getByRole('region', { name: 'Validation report' });
+    await report.waitFor({ timeout: 60_000 });
+    await expect(report.textContent()).resolves.toMatch(new RegExp(`valid\\s*${pairs}`));
+    await shot('inspect-04-pairs-imported');
+  }, 120_000);
+
+  it('answers the object-annotated set and shows its CHAIR scores', async () => {
+    await page.goto(`${origin}/#/inspect`);
+    await page.getByTestId('tab-data').click();
+    const select = page.getByTestId('set-select');
+    await select.waitFor();
+    const objectsValue = await select.locator('option', { hasText: 'probe.json' }).getAttribute('value');
+    await select.selectOption(objectsValue!);
+    await page.getByTestId('generate').click();
+    await page.locator('[data-testid="probe-answer-B"] [data-answer-id]').waitFor({ timeout: 240_000 });
+    await expect.poll(() => page.getByTestId('auto-scores').textContent(), { timeout: 60_000 }).toContain('CHAIR_s');
+    await expect(page.getByTestId('probe-item').textContent()).resolves.toContain('objects present: dog, sofa');
+    await shot('inspect-05-objects');
+    expect(consoleErrors).toEqual([]);
+  }, 300_000);
+});
