@@ -54,6 +54,9 @@ interface BootReport {
   quitRequests: number;
   forksAfterQuit: { pid: number; exit: { code: number | null; signal: string | null } | null }[];
   maps: string[] | null;
+  errorBoxes?: [string, string][];
+  exitCode?: number | null;
+  windows?: number;
 }
 
 let tmp: string;
@@ -79,6 +82,22 @@ async function writeWorldPairs(dir: string): Promise<void> {
   writeFileSync(join(dir, 'data.jsonl'), lines.join('\n') + '\n');
 }
 
+/** Runs the built main entry under the stand-in (test/support/desktop-boot-driver.mjs). */
+async function runDriver(vars: Record<string, string>): Promise<BootReport> {
+  const env: NodeJS.ProcessEnv = { ...process.env, USERPROFILE: vars.HOME, ELECTRON_STANDIN_APP_PATH: ROOT, BOOT_OUT: OUT, BOOT_EVENTS_CHANNEL: EVENTS_CHANNEL, ...vars };
+  delete env.MDPO_HOME;
+  delete env.MDPO_TRAINER_ENGINE;
+  delete env.ELECTRON_RENDERER_URL;
+  const child = spawn(process.execPath, ['--import', join(ROOT, 'test/support/electron-standin-register.mjs'), join(ROOT, 'test/support/desktop-boot-driver.mjs')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const code = await new Promise<number | null>((res) => child.once('exit', res));
+  expect(code).toBe(0);
+  return JSON.parse(readFileSync(vars.BOOT_REPORT!, 'utf8')) as BootReport;
+}
+
 beforeAll(async () => {
   if (!existsSync(join(OUT, 'main', 'index.js'))) throw new Error('out/main/index.js is missing: run `npm run build` before this test.');
   tmp = mkdtempSync(join(tmpdir(), 'mdpo-boot-'));
@@ -90,28 +109,12 @@ beforeAll(async () => {
   bindingCopy = join(tmp, 'native', 'better_sqlite3.node');
   mkdirSync(dirname(bindingCopy));
   copyFileSync(DEFAULT_BINARY, bindingCopy);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
+  report = await runDriver({
     HOME: home,
-    USERPROFILE: home,
-    ELECTRON_STANDIN_APP_PATH: ROOT,
     MDPO_SQLITE_BINDING: bindingCopy,
-    BOOT_OUT: OUT,
     BOOT_DATASET: join(tmp, 'pairs'),
     BOOT_REPORT: join(tmp, 'report.json'),
-    BOOT_EVENTS_CHANNEL: EVENTS_CHANNEL,
-  };
-  delete env.MDPO_HOME;
-  delete env.MDPO_TRAINER_ENGINE;
-  delete env.ELECTRON_RENDERER_URL;
-  const child = spawn(process.execPath, ['--import', join(ROOT, 'test/support/electron-standin-register.mjs'), join(ROOT, 'test/support/desktop-boot-driver.mjs')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const code = await new Promise<number | null>((res) => child.once('exit', res));
-  expect(code).toBe(0);
-  report = JSON.parse(readFileSync(join(tmp, 'report.json'), 'utf8')) as BootReport;
   if (report.error) throw new Error(`the boot driver failed after ${report.steps.join(' > ')}: ${report.error}`);
 }, 300_000);
 
@@ -238,4 +241,41 @@ describe('the built desktop bundle (out/) against a stand-in for Electron', () =
       db.close();
     }
   });
+});
+
+describe('the built desktop bundle when it cannot open its store', () => {
+  const failing = async (name: string, prepare: (home: string) => void, vars: Record<string, string> = {}) => {
+    const dir = join(tmp, name);
+    mkdirSync(join(dir, 'home'), { recursive: true });
+    prepare(join(dir, 'home'));
+    return runDriver({ HOME: join(dir, 'home'), BOOT_MODE: 'startup-failure', BOOT_REPORT: join(dir, 'report.json'), ...vars });
+  };
+
+  it('no better-sqlite3 build it can load: a dialog says which and the app exits 1, with no window or IPC', async () => {
+    const r = await failing('no-binding', () => {}, { MDPO_SQLITE_BINDING: '/nowhere/better_sqlite3.node' });
+    expect(r.error).toBeUndefined();
+    expect(r.errorBoxes).toEqual([['mDPO Studio could not open its data folder', 'MDPO_SQLITE_BINDING names /nowhere/better_sqlite3.node, which does not exist.']]);
+    expect(r.exitCode).toBe(1);
+    expect(r.windows).toBe(0);
+    expect(r.channels).toEqual([]);
+  }, 60_000);
+
+  it('a database from a newer build: the dialog says so and the database is left as it was', async () => {
+    let dbPath = '';
+    const r = await failing('future-db', (h) => {
+      mkdirSync(join(h, '.mdpo-studio'));
+      dbPath = join(h, '.mdpo-studio', 'studio.db');
+      const db = new Database(dbPath);
+      db.pragma('user_version = 99');
+      db.close();
+    });
+    expect(r.errorBoxes).toHaveLength(1);
+    expect(r.errorBoxes![0]![1]).toMatch(/^This database was written by mDPO Studio schema v99; this build understands up to v\d+\. Upgrade the app or use another data folder\.$/);
+    expect(r.exitCode).toBe(1);
+    expect(r.windows).toBe(0);
+    const db = new Database(dbPath, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(99);
+    expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get()).toEqual({ n: 0 });
+    db.close();
+  }, 60_000);
 });

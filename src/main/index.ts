@@ -48,20 +48,28 @@ function openAppWindow(): void {
 }
 
 void app.whenReady().then(() => {
-  backend = openBackend({
-    home: resolveHome(),
-    mode: 'electron',
-    appRoot: app.getAppPath(),
-    // The trainer runs as a utilityProcess: the UI never shares a thread with training.
-    launcher: utilityTrainer(join(__dirname, 'trainer.js')),
-    // File access only through a dialog the user confirms.
-    pickPath: async ({ kind, title }) => {
-      const win = BrowserWindow.getFocusedWindow();
-      const options = { title, properties: [kind === 'folder' ? 'openDirectory' : 'openFile'] as ('openDirectory' | 'openFile')[] };
-      const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
-      return result.canceled ? null : (result.filePaths[0] ?? null);
-    },
-  });
+  try {
+    backend = openBackend({
+      home: resolveHome(),
+      mode: 'electron',
+      appRoot: app.getAppPath(),
+      // The trainer runs as a utilityProcess: the UI never shares a thread with training.
+      launcher: utilityTrainer(join(__dirname, 'trainer.js')),
+      // File access only through a dialog the user confirms.
+      pickPath: async ({ kind, title }) => {
+        const win = BrowserWindow.getFocusedWindow();
+        const options = { title, properties: [kind === 'folder' ? 'openDirectory' : 'openFile'] as ('openDirectory' | 'openFile')[] };
+        const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
+        return result.canceled ? null : (result.filePaths[0] ?? null);
+      },
+    });
+  } catch (error) {
+    // No store, no app: say why (a database from a newer build, no Electron build of
+    // better-sqlite3, a data folder that cannot be written) instead of a window that never comes.
+    dialog.showErrorBox('mDPO Studio could not open its data folder', (error as Error).message);
+    app.exit(1);
+    return;
+  }
   registerIpc(ipcMain as unknown as IpcMainLike, backend.handlers, (event) => isTrustedSender(event, appWindows, rendererUrl));
   backend.subscribe((event) => {
     for (const win of BrowserWindow.getAllWindows()) {

@@ -26,6 +26,13 @@ async function until(what, cond, ms = 60_000) {
 try {
   await import(pathToFileURL(join(OUT, 'main', 'index.js')).href);
   step('imported');
+  if (process.env.BOOT_MODE === 'startup-failure') {
+    // The app cannot open its store: it must say why and exit, with no window.
+    await until('app.exit', () => standin.exitCode !== null, 30_000);
+    Object.assign(report, { errorBoxes: standin.errorBoxes, exitCode: standin.exitCode, windows: standin.windows.length, channels: [...standin.handlers.keys()] });
+    writeFileSync(REPORT, JSON.stringify(report, null, 2));
+    process.exit(0);
+  }
   await until('the app window', () => standin.windows.length > 0, 30_000);
   const win = standin.windows[0];
   report.window = { options: win.options, loaded: win.loaded, shownBeforeReady: win.shown };

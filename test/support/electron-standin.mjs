@@ -15,6 +15,10 @@ export const standin = {
   handlers: new Map(),
   forks: [],
   dialogs: [],
+  /** dialog.showErrorBox calls: [title, content] */
+  errorBoxes: [],
+  /** app.exit's code, once called */
+  exitCode: null,
   external: [],
   /** app events in the order they were emitted */
   appEvents: [],
@@ -39,6 +43,12 @@ class StandinApp extends EventEmitter {
     const path = process.env.ELECTRON_STANDIN_APP_PATH;
     if (!path) throw new Error('electron-standin: set ELECTRON_STANDIN_APP_PATH (what app.getAppPath() returns)');
     return path;
+  }
+
+  /** Exits at once, without quit events (recorded; the driver ends the process). */
+  exit(code = 0) {
+    standin.exitCode = code;
+    standin.appEvents.push('exit');
   }
 
   /** Electron's order: before-quit (preventable), windows close, will-quit (preventable), quit. */
@@ -127,6 +137,9 @@ export const ipcMain = {
 };
 
 export const dialog = {
+  showErrorBox(title, content) {
+    standin.errorBoxes.push([title, content]);
+  },
   async showOpenDialog(...args) {
     standin.dialogs.push(args);
     return { canceled: true, filePaths: [] };
