@@ -12,7 +12,8 @@ import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
 import { forkTrainer, type TrainerLauncher } from '../src/main/trainer/launch';
 import type { AnswerJob, EvalSetDetail, InspectPage } from '../src/shared/api';
-import { REPO_ROOT, tempDir } from './api-fixtures';
+import { trainConfigSchema } from '../src/shared/schemas';
+import { REPO_ROOT, tempDir, writeTinyDataset } from './api-fixtures';
 import { writeHfRuns, writeProbeSets } from './inspect-fixtures';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -89,10 +90,31 @@ describe('evaluation sets', () => {
   });
 });
 
+describe('held-out records of a run', () => {
+  it('become an evaluation set: the seeded split the engine skips, with their pairs as reference', async () => {
+    const d = await value<{ id: number }>('datasets:import', { path: await writeTinyDataset(tmp.dir, 5) });
+    const config = trainConfigSchema.parse({ datasetId: d.id, holdOut: 2, seed: 4 });
+    const runId = backend.store.insertRun({ name: 'held', datasetId: d.id, variant: 'mdpo', config, runDir: join(tmp.dir, 'held-run'), status: 'completed' });
+    const set = await value<EvalSetDetail>('evalsets:fromRun', { runId });
+    expect(set).toMatchObject({ kind: 'holdout', runId, items: 2, kinds: { none: 2 } });
+    const { splitHeldOut } = await import('../src/core/data/holdout');
+    const { items: records } = await value<{ items: { id: string; prompt: string; chosen: string }[] }>('datasets:records', { datasetId: d.id });
+    expect(records).toHaveLength(5);
+    const expected = splitHeldOut(records, 2, 4).heldOut;
+    const page = await value<InspectPage>('inspect:page', { setId: set.id, modelA: `run:${runIds[0]}`, modelB: `run:${runIds[1]}` });
+    expect(page.items.map((i) => [i.key, i.question, i.reference?.chosen])).toEqual(expected.map((r) => [r.id, r.prompt, r.chosen]));
+    // Asking again gives the same set, not a copy.
+    expect((await value<EvalSetDetail>('evalsets:fromRun', { runId })).id).toBe(set.id);
+    await value('evalsets:delete', { setId: set.id });
+  });
+});
+
 describe('answer jobs', () => {
   it('lists the base and both runs as models', async () => {
-    const models = await value<{ key: string }[]>('answers:models');
-    expect(models.map((m) => m.key)).toEqual([`base:${runIds[0]}`, `run:${runIds[0]}`, `run:${runIds[1]}`]);
+    const models = await value<{ key: string; runId: number }[]>('answers:models');
+    // The held-out test's run (built-in base, no adapter) offers its base only.
+    expect(models.filter((m) => runIds.includes(m.runId)).map((m) => m.key)).toEqual([`base:${runIds[0]}`, `run:${runIds[0]}`, `run:${runIds[1]}`]);
+    expect(models.filter((m) => !runIds.includes(m.runId)).map((m) => m.key.split(':')[0])).toEqual(['base']);
   });
 
   it('answers every item with both runs, with fingerprints and settings recorded', async () => {

@@ -107,6 +107,15 @@ export class ProbeInspectState {
     await this.choose({ setId: set.id });
   }
 
+  /** The records a run held out of its dataset (config.holdOut) as an evaluation set. */
+  async fromRun(runId: number): Promise<void> {
+    const set = await this.guard(() => getApi().evalsets.fromRun({ runId }));
+    if (!set) return;
+    this.notice = `Evaluation set "${set.name}": ${set.items} held-out records of run ${runId}.`;
+    this.sets = await getApi().evalsets.list();
+    await this.choose({ setId: set.id });
+  }
+
   async generate(settings: { maxTokens: number; temperature: number; seed: number }): Promise<void> {
     const { setId, modelA, modelB } = this;
     if (setId == null || !modelA || !modelB) return;
