@@ -216,18 +216,22 @@ export async function exportMerged(dir: string, model: HfVlm, opts: MergedExport
   const bytesPer = dtype === 'F32' ? 4 : 2;
   const lora = model.lora;
   const tensors: [string, NamedTensor][] = [];
+  // Tensors keep the source files' spelling (a transformers 5 folder stays one).
+  const written = new Set<string>();
   for (const [name, v] of model.params.entries()) {
     const path = name.endsWith('.weight') ? name.slice(0, -'.weight'.length) : null;
     const ad = path && lora ? lora.adapters.get(path) : undefined;
+    const fileName = model.fileNames.get(name) ?? name;
+    written.add(fileName);
     if (ad && lora) {
       const merged = tf.tidy(() => tf.add(v, tf.mul(tf.matMul(ad.b, ad.a), lora.scaling)));
-      tensors.push([name, named(merged, dtype)]);
+      tensors.push([fileName, named(merged, dtype)]);
       merged.dispose();
-    } else tensors.push([name, named(v, dtype)]);
+    } else tensors.push([fileName, named(v, dtype)]);
   }
   const { entries } = await indexWeights(src);
   for (const [name, e] of entries) {
-    if (model.params.has(name)) continue;
+    if (written.has(name)) continue;
     tensors.push([name, { dtype, shape: e.shape, data: await readTensor(e) }]);
   }
   // Shards in order, each under maxShard bytes (a tensor larger than that gets its own shard).

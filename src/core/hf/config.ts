@@ -107,10 +107,14 @@ function textConfig(t: Json, where: string, tieFallback: boolean, notes: string[
   if (typeof headDim === 'number' && headDim !== hidden / heads) {
     throw new UnsupportedModelError(`${where}: head_dim ${headDim} differs from hidden_size / num_attention_heads (${hidden / heads}); not supported`);
   }
-  const scaling = t.rope_scaling;
-  if (scaling && typeof scaling === 'object') {
-    const kind = String((scaling as Json).rope_type ?? (scaling as Json).type ?? '');
-    if (kind !== 'default') throw new UnsupportedModelError(`${where}: rope_scaling ${JSON.stringify(scaling)} is not supported (plain RoPE only)`);
+  // transformers < 5: rope_theta + rope_scaling; transformers 5 writes both as rope_parameters.
+  let theta = num(t, 'rope_theta', d.theta, where);
+  for (const key of ['rope_scaling', 'rope_parameters'] as const) {
+    const scaling = t[key];
+    if (!scaling || typeof scaling !== 'object') continue;
+    const kind = String((scaling as Json).rope_type ?? (scaling as Json).type ?? 'default');
+    if (kind !== 'default') throw new UnsupportedModelError(`${where}: ${key} ${JSON.stringify(scaling)} is not supported (plain RoPE only)`);
+    if ((scaling as Json).rope_theta !== undefined) theta = num(scaling as Json, 'rope_theta', d.theta, `${where} ${key}`);
   }
   if (type === 'llama' && (bool(t, 'attention_bias', false) || bool(t, 'mlp_bias', false))) {
     throw new UnsupportedModelError(`${where}: Llama attention_bias/mlp_bias (biases on o_proj and the MLP) are not supported`);
@@ -129,7 +133,7 @@ function textConfig(t: Json, where: string, tieFallback: boolean, notes: string[
       numKeyValueHeads: num(t, 'num_key_value_heads', heads, where),
       intermediateSize: num(t, 'intermediate_size', d.inter, where),
       rmsNormEps: num(t, 'rms_norm_eps', d.eps, where),
-      ropeTheta: num(t, 'rope_theta', d.theta, where),
+      ropeTheta: theta,
       attentionBias: type === 'qwen2',
       tieWordEmbeddings: tie,
       maxPositionEmbeddings: num(t, 'max_position_embeddings', d.maxPos, where),

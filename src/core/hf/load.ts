@@ -129,8 +129,15 @@ export async function inspectHfFolder(dir: string): Promise<{ mapped: MappedConf
   if (proc && typeof proc.image_seq_len === 'number' && proc.image_seq_len !== mapped.extras.imageSeqLen) {
     throw new Error(`${procPath}: image_seq_len ${proc.image_seq_len} differs from the ${mapped.extras.imageSeqLen} positions config.json implies`);
   }
-  const ppPath = join(dir, 'preprocessor_config.json');
-  const pp = (await readJsonFile(ppPath).catch((e: Error) => (e.message.startsWith('Cannot read') ? null : Promise.reject(e)))) as Record<string, unknown> | null;
+  // transformers < 5 writes the image processor to preprocessor_config.json; 5 nests it in
+  // processor_config.json's "image_processor".
+  let ppPath = join(dir, 'preprocessor_config.json');
+  let pp = (await readJsonFile(ppPath).catch((e: Error) => (e.message.startsWith('Cannot read') ? null : Promise.reject(e)))) as Record<string, unknown> | null;
+  const nested = (proc as { image_processor?: unknown } | null)?.image_processor;
+  if (!pp && nested && typeof nested === 'object' && !Array.isArray(nested)) {
+    pp = nested as Record<string, unknown>;
+    ppPath = `${procPath} image_processor`;
+  }
   if (pp?.do_image_splitting === true) mapped.notes.push(`${ppPath}: do_image_splitting is on in the folder; images are used as one global view here (no tiling)`);
   const plan = imagePlan(pp, mapped.extras, mapped.vlm.image, ppPath);
   if (mapped.vlm.vision.imageSize !== plan.size) {
@@ -149,26 +156,54 @@ export async function loadHfModel(dir: string, opts: LoadOptions = {}): Promise<
   const estimate = estimateMemory(mapped.vlm, mapped.extras, memPlan);
   if (!opts.skipMemoryCheck) checkMemory(estimate, memoryBudget(opts));
   const { entries } = await indexWeights(dir);
-  const store = await loadParams(mapped, entries);
+  const fileNames = new Map<string, string>();
+  const store = await loadParams(mapped, entries, fileNames);
   const notes = [...mapped.notes];
-  const used = new Set(store.names());
+  const used = new Set(store.names().map((n) => fileNames.get(n) ?? n));
   const unused = [...entries.keys()].filter((n) => !used.has(n));
   if (unused.length > 0) notes.push(`${unused.length} tensors in the files are not used by this architecture: ${unused.slice(0, 6).join(', ')}${unused.length > 6 ? ', …' : ''}`);
   const vlm = new Vlm(mapped.vlm, store);
   const model = new HfVlm(vlm, mapped.extras);
   model.sourceDir = dir;
+  model.fileNames = fileNames;
   model.recompute = memPlan.recompute ?? false;
   return { model, tokenizer, processor: new HfProcessor(tokenizer, mapped, plan), estimate, notes };
 }
 
+/**
+ * The other spellings of a LLaVA tensor name: transformers 5 writes the vision tower without
+ * its `vision_model.` level (`vision_tower.embeddings...`), and in-memory names of
+ * transformers >= 4.52 put everything under `model.` (`model.language_model.layers...`,
+ * `lm_head.weight`). Idefics3 names never changed.
+ */
+export function tensorNameAliases(name: string): string[] {
+  const out: string[] = [];
+  const swap = (from: string, ...to: string[]) => {
+    if (name.startsWith(from)) for (const t of to) out.push(t + name.slice(from.length));
+  };
+  swap('vision_tower.vision_model.', 'vision_tower.', 'model.vision_tower.', 'model.vision_tower.vision_model.');
+  swap('language_model.model.', 'model.language_model.');
+  swap('language_model.lm_head.', 'lm_head.');
+  swap('multi_modal_projector.', 'model.multi_modal_projector.');
+  if (name === 'image_newline') out.push('model.image_newline');
+  return out;
+}
+
 /** Every expected tensor, by HF name and config-implied shape. Errors name the file and the tensor. */
-async function loadParams(mapped: MappedConfig, entries: Map<string, TensorEntry>): Promise<ParamStore> {
+async function loadParams(mapped: MappedConfig, entries: Map<string, TensorEntry>, fileNames: Map<string, string>): Promise<ParamStore> {
   const specs = parameterSpecs(mapped.vlm).map((s) => ({ name: s.name, shape: s.shape }));
   if (mapped.extras.imageNewline) specs.push({ name: 'image_newline', shape: [mapped.vlm.text.hiddenSize] });
   const store = new ParamStore();
   try {
     for (const spec of specs) {
-      const e = entries.get(spec.name);
+      let e = entries.get(spec.name);
+      if (!e && mapped.vlm.family === 'llava') {
+        const alias = tensorNameAliases(spec.name).find((a) => entries.has(a));
+        if (alias) {
+          e = entries.get(alias)!;
+          fileNames.set(spec.name, alias);
+        }
+      }
       if (!e) {
         const files = [...new Set([...entries.values()].map((x) => x.file))];
         throw new Error(`Missing tensor ${spec.name} (shape [${spec.shape}] from config.json) in ${files.join(', ')}`);
@@ -185,7 +220,8 @@ async function loadParams(mapped: MappedConfig, entries: Map<string, TensorEntry
     store.dispose();
     throw err;
   }
-  if (mapped.vlm.text.tieWordEmbeddings && entries.has(namingFor(mapped.vlm).lmHead)) {
+  const head = namingFor(mapped.vlm).lmHead;
+  if (mapped.vlm.text.tieWordEmbeddings && [head, ...tensorNameAliases(head)].some((n) => entries.has(n))) {
     mapped.notes.push('tie_word_embeddings is on: the stored lm_head.weight is ignored, as transformers ties it to embed_tokens');
   }
   return store;

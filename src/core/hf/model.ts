@@ -35,6 +35,11 @@ export interface HfForwardOptions {
 export interface HfBatch {
   /** [B, H, W, 3] normalised, or null: then each prompt's run of image placeholders is dropped. */
   pixels: tf.Tensor4D | null;
+  /**
+   * [B, imageSeqLen, D] image features from encodeImages, used instead of pixels (the training
+   * loop encodes each image once per micro-batch). Not disposed here.
+   */
+  imageEmbeds?: tf.Tensor3D | null;
   /** Full prompt ids as the processor makes them, image placeholders included. */
   promptIds: number[][];
   /** Answer ids including the end token. */
@@ -90,6 +95,8 @@ export class HfVlm {
   recompute = false;
   /** The folder it was loaded from (merged exports copy its config and tokenizer files). */
   sourceDir: string | null = null;
+  /** Parameter name -> the tensor's name in the source files, where they differ (transformers 5 spellings). */
+  fileNames = new Map<string, string>();
 
   constructor(readonly vlm: Vlm, readonly extras: HfExtras) {}
 
@@ -154,11 +161,18 @@ export class HfVlm {
 
   /** Rows of prompt + answer, image runs located (or removed when there are no pixels). */
   private layout(batch: HfBatch): { ids: number[][]; starts: number[]; lens: number[]; T: number } {
-    const { pixels, promptIds, answerIds } = batch;
+    const { promptIds, answerIds } = batch;
     const B = promptIds.length;
     const V = this.config.text.vocabSize;
     if (B === 0) throw new Error('Expected a batch of at least one example, but got 0');
     if (answerIds.length !== B) throw new Error(`Expected ${B} answers (one per prompt), but got ${answerIds.length}`);
+    const embeds = batch.imageEmbeds ?? null;
+    if (embeds) {
+      const want = [B, this.extras.imageSeqLen, this.config.text.hiddenSize];
+      if (!tf.util.arraysEqual(embeds.shape, want)) throw new Error(`Expected imageEmbeds of shape [${want}] (batch, image positions, hidden), but got [${embeds.shape}]`);
+    }
+    // Either form of the image counts: pixels, or their features from encodeImages.
+    const pixels = batch.pixels ?? embeds;
     if (pixels && pixels.shape[0] !== B) throw new Error(`Expected ${B} images (one per prompt), but got ${pixels.shape[0]}`);
     const img = this.extras.imageTokenId;
     const N = this.extras.imageSeqLen;
@@ -276,8 +290,8 @@ export class HfVlm {
   /** Hidden states [B, T, D] (before the final norm) for a batch, plus its layout. */
   private forward(ctx: Ctx, batch: HfBatch): { hidden: tf.Tensor; ids: number[][]; starts: number[]; lens: number[]; T: number } {
     const lay = this.layout(batch);
-    let img: tf.Tensor | null = null;
-    if (batch.pixels) {
+    let img: tf.Tensor | null = batch.imageEmbeds ?? null; // [B, N, D], constants of the step
+    if (!img && batch.pixels) {
       const pixels = batch.pixels;
       // Frozen vision side (LoRA attached): no gradient, nothing kept for backward.
       img = this.lora ? withoutGradient(() => this.imageFeatures(ctx, pixels), pixels) : this.imageFeatures(ctx, pixels);
