@@ -150,26 +150,32 @@ class Child:
                             "pairsPerSec": info["pairsPerSec"], "tokensPerSec": info["tokensPerSec"]})
 
         hooks.on_step = on_step
+        # The exit code is decided when the terminal message goes out: 4 only when the parent was
+        # gone before that (a stdin closed after `done` is a normal end).
+        gone_before_end = False
         try:
             if not isinstance(job, dict) or not isinstance(job.get("config"), dict):
                 raise ValueError("The start message carries no job with a config")
             from .engine import run_job
 
             result = run_job(job, hooks)
+            gone_before_end = self.parent_gone
             if self.cancel:
                 self.port.send({"type": "cancelled", "runId": run_id, "step": result["step"]})
             else:
                 self.port.send({"type": "done", "runId": run_id, "step": result["step"],
                                 "result": finite_or_none(result["result"])})
         except CancelledError:
+            gone_before_end = self.parent_gone
             self.port.send({"type": "cancelled", "runId": run_id, "step": self.current_step})
         except BaseException as error:  # every failure becomes one `failed` message
+            gone_before_end = self.parent_gone
             traceback.print_exc(file=sys.stderr)
             if self.cancel and not isinstance(error, Exception):
                 self.port.send({"type": "cancelled", "runId": run_id, "step": self.current_step})
             else:
                 self.port.send({"type": "failed", "runId": run_id, "error": serialize_error(error)})
-        return 4 if self.parent_gone else 0
+        return 4 if gone_before_end else 0
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Shared fixtures: the package on sys.path, tiny checkpoints built once per session."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -22,12 +23,18 @@ torch.set_num_threads(2)
 from builders import BUILDERS  # noqa: E402
 
 
+NEEDS_TORCHVISION = {"qwen2_vl", "qwen2_5_vl", "llava_onevision"}
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """tiny_model(family) -> folder, built once per family per session."""
     built: dict[str, Path] = {}
 
     def get(family: str) -> Path:
+        if family in NEEDS_TORCHVISION and importlib.util.find_spec("torchvision") is None:
+            pytest.fail(f"{family}'s processor needs torchvision (transformers' video processor), which this Python "
+                        "environment lacks: add torchvision to python/requirements.txt and rerun npm run setup:python")
         if family not in built:
             built[family] = BUILDERS[family](tmp_path_factory.mktemp(family) / "model")
         return built[family]

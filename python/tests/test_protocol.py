@@ -109,3 +109,16 @@ def test_malformed_and_out_of_order_commands_are_reported_not_fatal(tmp_path):
     gap = t.wait_for(lambda m: m["type"] == "log" and "expected" in m["message"])
     assert gap["message"] == "trainer: expected command #1, got #2"
     assert t.finish() == 4  # stdin closed without a job: the parent is gone
+
+
+def test_parent_gone_mid_run_cancels_with_a_checkpoint_and_exits_4(tmp_path, tiny_model):
+    job = make_job(tmp_path, tiny_model(FAMILY), records=make_records(4), maxSteps=50, checkpointEvery=0)
+    t = TrainerProcess(tmp_path)
+    t.wait_for(lambda m: m["type"] == "ready")
+    t.send("start", job=job)
+    t.wait_for(lambda m: m["type"] == "metrics" and m["step"] == 1)
+    assert t.finish() == 4  # stdin closed: an orphan must not train on with nobody recording it
+    types = [m["type"] for m in t.messages]
+    assert "cancelled" in types and types[-1] == "exit" and t.messages[-1]["code"] == 4
+    ck = [m for m in t.messages if m["type"] == "checkpoint"]
+    assert ck and Path(ck[-1]["path"], "adapter_model.safetensors").is_file()

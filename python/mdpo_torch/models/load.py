@@ -43,7 +43,9 @@ def load_processor(folder: Path):
     try:
         processor = AutoProcessor.from_pretrained(folder, trust_remote_code=False, local_files_only=True)
     except Exception as e:
-        raise ModelLoadError(f"transformers cannot load the processor in {folder}: {type(e).__name__}: {e}") from e
+        hint = (" This family's processor needs torchvision: run `npm run setup:python` (or pip install the pins in "
+                "python/requirements.txt).") if "orchvision" in str(e) else ""
+        raise ModelLoadError(f"transformers cannot load the processor in {folder}: {type(e).__name__}: {str(e).strip()}{hint}") from e
     if not hasattr(processor, "tokenizer") or not hasattr(processor, "image_processor"):
         raise ModelLoadError(f"{folder} has no image-text processor (AutoProcessor gave {type(processor).__name__}); "
                              "the torch engine trains vision-language models only.")
