@@ -3,20 +3,20 @@
  * metrics are buffered and committed in batches (and always with a checkpoint, so a checkpoint
  * row implies all metrics up to its step). Turns protocol messages into store rows and
  * ApiEvents. A trainer that exits without a terminal message (crash, SIGKILL) leaves its run
- * `interrupted`, resumable from its last checkpoint.
+ * `interrupted`, resumable from its last checkpoint. Runs with config.engine 'torch' start the
+ * Python engine (../python/launch.ts) behind the same TrainerHandle; the demo, evaluate and ask
+ * processes live in ./demo-process.ts and ./task-processes.ts.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiEvent, RunProgress, RunStatus, SerializedError } from '../../shared/api';
 import type { Store } from '../store';
 import type { TrainerHandle, TrainerLauncher } from './launch';
-import type { StepEvent } from '../../core/train/types';
 import type { ImageRef as CoreImageRef } from '../../core/data/types';
-import { trainConfigSchema } from '../../shared/schemas';
-import { demoStoreHooks } from '../demo-store';
-import { homePaths } from '../home';
 import { launchTorch, torchImagesDir } from '../python/launch';
-import { Sequencer, type ChildMessage, type DemoHookName, type ParentMessage, type TrainJob, type Unsequenced } from './protocol';
+import { startDemoProcess } from './demo-process';
+import { askProcess, evaluateProcess, type ProcessContext } from './task-processes';
+import { Sequencer, type ChildMessage, type ParentMessage, type TrainJob, type Unsequenced } from './protocol';
 
 const FLUSH_MS = 500;
 const FLUSH_ROWS = 500;
@@ -204,44 +204,9 @@ export class Supervisor {
     this.refuseTorch(run, 'evaluated on the built-in world');
     if (this.evaluating.has(runId)) throw new SupervisorError(`Run ${runId} is already being evaluated.`, 'conflict');
     const job = this.runTaskJob(run, { kind: 'evaluate', ...task });
-    const handle = this.options.launcher(this.options.trainerEnv);
-    const out = new Sequencer<ParentMessage>();
-    let error: SerializedError | null = null;
-    let finished = false;
-    let total = 0;
-    const report = (state: 'running' | 'done' | 'failed', done: number) =>
-      this.emit({ type: 'run:evaluation', runId, state, done, total, error });
-    const done = new Promise<void>((resolve, reject) => {
-      handle.onMessage((m) => {
-        if (m.type === 'ready') handle.send(out.stamp({ type: 'start', job }));
-        else if (m.type === 'evalProgress') {
-          total = m.total;
-          report('running', m.done);
-        } else if (m.type === 'evaluation') {
-          const outputs = m.outputs;
-          this.store.db.transaction(() => {
-            this.store.db.prepare('DELETE FROM outputs WHERE run_id = ?').run(runId);
-            this.store.db.prepare('DELETE FROM evaluations WHERE run_id = ?').run(runId);
-            this.store.putEvaluations(runId, m.rows);
-            const ids = this.store.insertOutputs(outputs.map((o) => ({ runId, image: '', imagePath: o.imagePath, question: o.question, answer: o.answer, objects: o.objects, marks: o.marks })));
-            const setImage = this.store.db.prepare('UPDATE outputs SET image = ? WHERE id = ?');
-            for (const id of ids) setImage.run(`output:${id}`, id);
-          })();
-          finished = true;
-          report('done', total);
-        } else if (m.type === 'failed') error = m.error;
-      });
-      handle.onExit((code, signal) => {
-        this.evaluating.delete(runId);
-        if (finished) return resolve();
-        error ??= { name: 'Interrupted', message: `The evaluation process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}.` };
-        report('failed', 0);
-        reject(Object.assign(new Error(error.message), { name: error.name }));
-      });
-    });
-    this.evaluating.set(runId, { handle, done });
-    report('running', 0);
-    return done;
+    const evaluation = evaluateProcess(this.processContext(), runId, job, () => this.evaluating.delete(runId));
+    this.evaluating.set(runId, evaluation);
+    return evaluation.done;
   }
 
   /**
@@ -250,79 +215,9 @@ export class Supervisor {
    */
   startDemo(task: { preset: 'quick' | 'full'; baseDir: string; outDir: string }): Promise<'done' | 'failed' | 'cancelled'> {
     if (this.demo) throw new SupervisorError('The demo is already running.', 'conflict');
-    const { hooks, state } = demoStoreHooks(this.store, homePaths(this.options.home));
-    const job: TrainJob = {
-      runId: 0,
-      config: trainConfigSchema.parse({ datasetId: 1 }),
-      runDir: task.outDir,
-      home: this.options.home,
-      dataset: null,
-      appRoot: this.options.appRoot ?? process.cwd(),
-      resumeFrom: null,
-      task: { kind: 'demo', ...task },
-    };
-    const handle = this.options.launcher(this.options.trainerEnv);
-    const out = new Sequencer<ParentMessage>();
-    let chain: Promise<unknown> = Promise.resolve();
-    let error: SerializedError | null = null;
-    let outcome: 'done' | 'failed' | 'cancelled' | null = null;
-    const runOf = (args: unknown[]) => {
-      const info = args[0] as { arm: { name: string }; seed: number };
-      return state.runIds.get(`${info.arm.name}@${info.seed}`);
-    };
-    const afterHook = (hook: DemoHookName, args: unknown[]) => {
-      if (hook === 'onDataset' && state.datasetId != null) this.emit({ type: 'dataset:imported', datasetId: state.datasetId });
-      const runId = hook === 'onDataset' ? undefined : runOf(args);
-      if (runId === undefined) return;
-      if (hook === 'onRunStart') this.emit({ type: 'run:status', runId, status: 'running', error: null });
-      if (hook === 'onStep') {
-        const e = args[1] as StepEvent;
-        this.emit({ type: 'run:metrics', runId, step: e.step, values: e.metrics });
-        this.emit({ type: 'run:progress', runId, step: e.step, totalSteps: e.totalSteps, epoch: e.epoch, elapsedMs: e.elapsedMs, etaMs: e.etaMs, pairsPerSec: e.pairsPerSec, tokensPerSec: e.tokensPerSec });
-      }
-      if (hook === 'onRunEnd') {
-        const end = args[1] as { status: RunStatus; error?: SerializedError };
-        this.emit({ type: 'run:status', runId, status: end.status, error: end.error ?? null });
-      }
-      if (hook === 'onEvaluated') this.emit({ type: 'run:evaluation', runId, state: 'done', done: 1, total: 1, error: null });
-    };
-    const finished = new Promise<'done' | 'failed' | 'cancelled'>((resolve) => {
-      handle.onMessage((m) => {
-        if (m.type === 'ready') handle.send(out.stamp({ type: 'start', job }));
-        else if (m.type === 'demoHook') {
-          chain = chain.then(async () => {
-            const fn = hooks[m.hook] as ((...a: unknown[]) => unknown) | undefined;
-            await fn?.(...m.args);
-            afterHook(m.hook, m.args);
-          });
-        } else if (m.type === 'demoProgress') this.emit({ type: 'demo:progress', stage: m.stage, message: m.message, fraction: m.fraction });
-        else if (m.type === 'done') outcome = 'done';
-        else if (m.type === 'cancelled') outcome = 'cancelled';
-        else if (m.type === 'failed') {
-          outcome = 'failed';
-          error = m.error;
-        }
-      });
-      handle.onExit((code, signal) => {
-        void chain.then(() => {
-          this.demo = null;
-          if (!outcome) {
-            outcome = 'failed';
-            error = { name: 'Interrupted', message: `The demo process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}.` };
-          }
-          // Runs the demo left running (it stopped mid-arm) end with it.
-          for (const runId of state.runIds.values()) {
-            const run = this.store.getRun(runId);
-            if (run && (run.status === 'running' || run.status === 'queued')) this.setStatus(runId, outcome === 'cancelled' ? 'cancelled' : 'failed', error);
-          }
-          this.store.flushMetrics();
-          this.emit({ type: 'demo:finished', state: outcome, outDir: task.outDir, error });
-          resolve(outcome);
-        });
-      });
-    });
-    this.demo = { handle, out, finished };
-    return finished;
+    const demo = startDemoProcess(this.processContext(), task, () => (this.demo = null));
+    this.demo = demo;
+    return demo.finished;
   }
 
   /** Cancels the running demo; false when none runs. */
@@ -334,6 +229,18 @@ export class Supervisor {
 
   isDemoRunning(): boolean {
     return this.demo !== null;
+  }
+
+  /** What the demo, evaluate and ask processes need from here. */
+  private processContext(): ProcessContext {
+    return {
+      store: this.store,
+      home: this.options.home,
+      appRoot: this.options.appRoot ?? process.cwd(),
+      launch: () => this.options.launcher(this.options.trainerEnv),
+      emit: (event) => this.emit(event),
+      setStatus: (runId, status, error) => this.setStatus(runId, status, error),
+    };
   }
 
   /** Evaluate and ask load the model in the tfjs trainer; a torch run's Hugging Face model is not one it reads. */
@@ -363,23 +270,9 @@ export class Supervisor {
     if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
     this.refuseTorch(run, 'asked');
     const job = this.runTaskJob(run, { kind: 'ask', image, question, maxTokens });
-    const handle = this.options.launcher(this.options.trainerEnv);
-    const out = new Sequencer<ParentMessage>();
+    const { handle, answer } = askProcess(this.processContext(), job, () => this.asking.delete(handle));
     this.asking.add(handle);
-    return new Promise<string>((resolve, reject) => {
-      let answer: string | null = null;
-      let error: SerializedError | null = null;
-      handle.onMessage((m) => {
-        if (m.type === 'ready') handle.send(out.stamp({ type: 'start', job }));
-        else if (m.type === 'answer') answer = m.answer;
-        else if (m.type === 'failed') error = m.error;
-      });
-      handle.onExit((code, signal) => {
-        this.asking.delete(handle);
-        if (answer !== null) resolve(answer);
-        else reject(Object.assign(new Error(error?.message ?? `The model process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}.`), { name: error?.name ?? 'Error' }));
-      });
-    });
+    return answer;
   }
 
   isEvaluating(runId: number): boolean {
