@@ -132,6 +132,11 @@ export class HfVlm {
     return this.vlm.nameOf(v);
   }
 
+  /** The frozen base weights by name, for the training loop's input fingerprint. */
+  baseParameters(): Array<[string, tf.Variable]> {
+    return this.vlm.baseParameters();
+  }
+
   dispose(): void {
     this.vlm.dispose();
   }
