@@ -54,7 +54,7 @@ Usage: mdpo <command> [options]
   runs resume <id>                    continue an interrupted/failed/cancelled run in the foreground
   eval <run id> [--scenes N] [--seed S]
                                       evaluate a completed run on held-out built-in world scenes:
-                                      CHAIR_s, CHAIR_i, Cover, Hal, Cog, POPE (stored with the run)
+                                      CHAIR_s, CHAIR_i, Cover, Cog, POPE (stored with the run)
   runs export <id> --out <dir> [--what metrics,report,adapter]
                                       metrics.csv, report.html, adapter/ (PEFT layout)
 ${HELP_INSPECT}  demo [--quick]                      the built-in demo (shipped base -> pairs -> dpo vs mdpo ->
