@@ -240,5 +240,5 @@ describe('the node-gyp build', () => {
     expect(ensureElectronSqlite(root, t, { env: { MDPO_ELECTRON_HEADERS: tarball }, log: (l) => again.push(l), nodeGyp: '/nowhere/node-gyp.js' })).toBe(binding);
     expect(again).toEqual([]);
     expect(readdirSync(join(root, NATIVE_CACHE)).filter((n) => n.startsWith('.work'))).toEqual([]);
-  }, 600_000);
+  }, 900_000);
 });
