@@ -15,7 +15,9 @@ from .models import (LORA_TARGETS_ALL, add_lora, check_folder, device_memory_byt
                      text_config_of, trainable_parameters)
 from .objective import needs_imageless
 from .train import LoopHooks, PreferenceTask, epochs_touched, export_adapter, loop_config_from_shared, prepare_pairs, train_preference
-from .train.fingerprint import fingerprint_files, images_fingerprint, model_fingerprint
+from .data import load_image
+from .train.fingerprint import (INPUTS_SCHEMA, NEGATIVE_PROBES, FrameHash, base_fingerprint, image_array, js_json,
+                                negative_spec, tokenizer_fingerprint)
 
 BUILTIN_BASE = "builtin:world-base"
 
@@ -95,22 +97,40 @@ def run_job(job: dict, hooks: LoopHooks) -> dict:
     params = trainable_parameters(model)
     train_task = PreferenceTask(model, processor, prepared, objective, fixed_per_pair=cfg.negative_fixed_per_pair,
                                 autocast=placement.autocast, device=placement.device)
-    fingerprints = {
-        "baseModel": model_fingerprint(folder),
-        "records": fingerprint_files([Path(job["dataset"]["recordsFile"])]),
-        "images": images_fingerprint(opts.images_dir),
-    }
+    inputs = input_fingerprints(folder, prepared, config.get("negative") or {}, cfg.negative_fixed_per_pair,
+                                placement.device.type)
     extra = {"limits": opts.limits.__dict__, "lora": {"rank": lora.get("rank", 64), "alpha": lora.get("alpha", 128),
                                                       "dropout": lora.get("dropout", 0), "targets": targets},
              "precision": placement.describe()}
     hooks.backend = placement.describe()
     resume = job.get("resumeFrom")
     result = train_preference(model, train_task, params, cfg, hooks, resume_from=resume["path"] if resume else None,
-                              fingerprints=fingerprints, extra_state=extra)
+                              inputs=inputs, extra_state=extra)
     if result.status == "aborted":
         raise CancelledError(f"Cancelled by the user at step {result.step}.")
     export_adapter(run_dir / "adapter", model)
     return {"step": result.step, "result": {k: v for k, v in (result.metrics or {}).items() if v is not None}}
+
+
+def input_fingerprints(folder: Path, prepared, negative: dict, fixed: bool, backend: str) -> dict:
+    """The inputs record of src/core/train/fingerprint.ts (see train/fingerprint.py)."""
+    data = FrameHash()
+    for p in prepared:
+        data.text(p.pair.id).int32(p.prompt_ids).int32(p.chosen).int32(p.rejected)
+        data.float32(image_array(load_image(p.pair.image, what=f"Pair {p.pair.index} ({p.pair.id}) image m")))
+    spec = negative_spec(negative)
+    neg = FrameHash().text("fixed" if fixed else "per-epoch").text(js_json(spec))
+    for p in prepared[:NEGATIVE_PROBES]:
+        if p.pair.negatives:
+            neg.float32(image_array(load_image(p.pair.negatives[0], what=f"Pair {p.pair.index} ({p.pair.id}) m'")))
+    return {
+        "schema": INPUTS_SCHEMA,
+        "base": base_fingerprint(folder),
+        "tokenizer": tokenizer_fingerprint(folder),
+        "dataset": {"size": len(prepared), "sha256": data.hex()},
+        "negative": {"fixedPerPair": fixed, "spec": spec, "sha256": neg.hex()},
+        "engine": {"name": "torch", "version": torch.__version__, "backend": backend},
+    }
 
 
 def describe_devices() -> dict:

@@ -85,5 +85,13 @@ def test_resume_refuses_a_changed_config_or_changed_inputs(tmp_path, tiny_model)
     records = make_records(2)
     records[1]["chosen"] = "A different answer."
     Path(job["dataset"]["recordsFile"]).write_text(json.dumps(records))
-    with pytest.raises(CheckpointError, match="its records fingerprint differs"):
+    with pytest.raises(CheckpointError, match=r"what it was trained on changed since the checkpoint: the dataset's records "
+                                              r"\(same 2 pairs, different contents"):
+        run(job)
+    Path(job["dataset"]["recordsFile"]).write_text(json.dumps(make_records(2)))
+    neg = Path(job["config"]["torch"]["negativesDir"]) / "neg" / "000000-e0.png"
+    from PIL import Image
+    Image.new("RGB", Image.open(neg).size, (0, 0, 0)).save(neg)  # another m' for pair 0
+    with pytest.raises(CheckpointError, match=r"the m' strategy or its parameters \(crop minArea=0.01 maxArea=0.2, fixed per "
+                                              r"pair -> crop minArea=0.01 maxArea=0.2, fixed per pair; the m' images differ\)"):
         run(job)

@@ -93,8 +93,10 @@ def test_lifecycle_pause_resume_cancel_and_clean_stdout(tmp_path, tiny_model):
     progress = next(m for m in t.messages if m["type"] == "progress")
     assert set(progress) >= {"step", "totalSteps", "epoch", "elapsedMs", "etaMs", "pairsPerSec", "tokensPerSec"}
     state = json.loads(Path(ck[-1]["path"], "state.json").read_text())
-    assert state["engine"] == "torch" and state["step"] == cancelled["step"] and set(state["fingerprints"]) == {
-        "baseModel", "records", "images"}
+    assert state["engine"] == "torch" and state["step"] == cancelled["step"]
+    inputs = state["inputs"]
+    assert inputs["schema"] == "mdpo-studio/inputs@1" and inputs["engine"]["name"] == "torch"
+    assert inputs["dataset"]["size"] == 4 and len(inputs["base"]) == 64 and len(inputs["tokenizer"]) == 64
 
 
 def test_malformed_and_out_of_order_commands_are_reported_not_fatal(tmp_path):

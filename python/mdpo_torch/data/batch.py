@@ -44,9 +44,10 @@ def encode_prompts(processor, rows: list[Row]) -> dict[str, torch.Tensor]:
     return dict(processor(text=texts, padding=True, return_tensors="pt"))
 
 
-def prompt_lengths(processor, rows: list[Row]) -> list[int]:
+def prompt_ids(processor, rows: list[Row]) -> list[list[int]]:
+    """Each row's prompt tokens as the processor lays them out (image placeholders expanded)."""
     enc = encode_prompts(processor, rows)
-    return [int(n) for n in enc["attention_mask"].sum(dim=1)]
+    return [enc["input_ids"][r][enc["attention_mask"][r].bool()].tolist() for r in range(len(rows))]
 
 
 def build_batch(processor, rows: list[Row], pad_id: int) -> Batch:

@@ -25,6 +25,7 @@ import torch
 
 from ..errors import CancelledError, CheckpointError, OutOfMemoryError, TrainingDivergedError
 from ..rng import Rng
+from .fingerprint import compare_inputs
 from .checkpoint import STATE_FORMAT, STATE_VERSION, load_checkpoint, save_checkpoint
 from .config import LoopConfig, incompatible_changes, total_steps_for
 from .ref_cache import RefCache
@@ -74,7 +75,7 @@ def _oom_message(step: int, device: torch.device, checkpoint: str | None, cfg: L
 
 
 def train_preference(model, task: PreferenceTask, params: list[tuple[str, torch.nn.Parameter]], cfg: LoopConfig,
-                     hooks: LoopHooks, *, resume_from: str | None = None, fingerprints: dict | None = None,
+                     hooks: LoopHooks, *, resume_from: str | None = None, inputs: dict | None = None,
                      extra_state: dict | None = None) -> TrainResult:
     names = [n for n, _ in params]
     tensors = [p for _, p in params]
@@ -102,7 +103,7 @@ def train_preference(model, task: PreferenceTask, params: list[tuple[str, torch.
             "variableNames": names, "refCache": task.cache.export(), "metrics": metrics,
             "scheduler": {"name": cfg.schedule, "totalSteps": total, "warmupSteps": warmup_steps(total, cfg.warmup_ratio),
                           "peakLr": cfg.learning_rate},
-            "fingerprints": fingerprints or {}, **(extra_state or {}),
+            "inputs": inputs, **(extra_state or {}),
             "savedAt": datetime.now(timezone.utc).isoformat(),
         }
         folder = save_checkpoint(Path(cfg.checkpoint_dir), model=model, optimizer=optimizer, params=params, state=state,
@@ -118,11 +119,14 @@ def train_preference(model, task: PreferenceTask, params: list[tuple[str, torch.
         if ck.state.get("variableNames") != names:
             raise CheckpointError(f"Cannot resume from {ck.folder}: its trainable parameters differ from the model's "
                                   f"({len(ck.state.get('variableNames') or [])} vs {len(names)})")
-        for key, value in (fingerprints or {}).items():
-            saved = (ck.state.get("fingerprints") or {}).get(key)
-            if saved != value:
-                raise CheckpointError(f"Cannot resume from {ck.folder}: its {key} fingerprint differs "
-                                      f"(the {key} changed since the checkpoint was written)")
+        if inputs is not None:
+            changed_inputs, notes = compare_inputs(ck.state.get("inputs"), inputs)
+            if changed_inputs:
+                raise CheckpointError(f"Cannot resume from {ck.folder}: what it was trained on changed since the checkpoint: "
+                                      f"{'; '.join(changed_inputs)}. Its reference log-probs and progress belong to the old "
+                                      "inputs: restore them, or start a new run.")
+            for note in notes:
+                hooks.log(note)
         _restore(model, optimizer, params, ck)
         task.cache = RefCache.from_saved(ck.state.get("refCache"))
         step, epoch, position = ck.state["step"], ck.state["epoch"], ck.state["position"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data import Limits, Pair, Row, answer_ids, build_batch, fit_answer, load_image, prompt_lengths, prompt_text
+from ..data import Limits, Pair, Row, answer_ids, build_batch, fit_answer, load_image, prompt_ids, prompt_text
 from ..objective import ObjectiveConfig, PreferenceLogps, needs_imageless, preference_loss, preference_values
 from .logps import sequence_logps
 from .ref_cache import RefCache
@@ -22,7 +22,7 @@ class PreparedPair:
     prompt_text: str
     chosen: tuple[int, ...]
     rejected: tuple[int, ...]
-    prompt_length: int
+    prompt_ids: tuple[int, ...]
 
 
 def prepare_pairs(processor, pairs: list[Pair], objective: ObjectiveConfig, limits: Limits, chunk: int = 16) -> list[PreparedPair]:
@@ -36,13 +36,13 @@ def prepare_pairs(processor, pairs: list[Pair], objective: ObjectiveConfig, limi
         texts = [prompt_text(processor, p.prompt, with_image) for p in group]
         rows = [Row(t, load_image(p.image, what=f"Pair {p.index} ({p.id}) image m") if with_image else None, ())
                 for t, p in zip(texts, group)]
-        lengths = prompt_lengths(processor, rows)
-        for p, t, n in zip(group, texts, lengths):
+        for p, t, ids_p in zip(group, texts, prompt_ids(processor, rows)):
+            n = len(ids_p)
             where = f"Record {p.index} ({p.id})"
             ids = {k: answer_ids(processor, p.prompt, getattr(p, k), with_image, where=f"{where}, {k} answer")
                    for k in ("chosen", "rejected")}
             fitted = {k: fit_answer(v, n, limits, where=f"{where}, {k} answer") for k, v in ids.items()}
-            out.append(PreparedPair(p, t, tuple(fitted["chosen"]), tuple(fitted["rejected"]), n))
+            out.append(PreparedPair(p, t, tuple(fitted["chosen"]), tuple(fitted["rejected"]), tuple(ids_p)))
     return out
 
 
