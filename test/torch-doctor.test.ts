@@ -8,6 +8,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dispatch } from '../src/main/api/dispatch';
+import { openBackend } from '../src/main/backend-context';
 import { runCli } from '../src/main/cli';
 import { formatDoctor, readPins, runDoctor, setupCommand } from '../src/main/python/doctor';
 import { findPython } from '../src/main/python/interpreter';
@@ -83,6 +85,28 @@ describe('doctor: what is wrong, and the one command that fixes it', () => {
     expect(d.ok).toBe(false);
     expect(d.problem!.message).toMatch(new RegExp(`^The Python at ${broken} \\(option\\) failed \\(Command failed: .*: Fatal Python error: init_fs_encoding\\)\\. Run \``));
     expect(d.problem!.fix).toBe(FIX);
+  });
+});
+
+describe('app:doctor (the API channel behind the header)', () => {
+  it('answers from a cache until asked to refresh', async () => {
+    const home = join(tmp, 'api-home');
+    const backend = openBackend({ home, mode: 'browser', appRoot: REPO_ROOT });
+    const saved = process.env.MDPO_PYTHON;
+    try {
+      process.env.MDPO_PYTHON = '/nonexistent/first';
+      const first = await dispatch(backend.handlers, 'app:doctor', undefined);
+      expect(first).toMatchObject({ ok: true, value: { ok: false, problem: { message: expect.stringMatching(/^MDPO_PYTHON=\/nonexistent\/first is not there\./), fix: FIX } } });
+      process.env.MDPO_PYTHON = '/nonexistent/second';
+      expect(await dispatch(backend.handlers, 'app:doctor', {})).toEqual(first);
+      const fresh = await dispatch(backend.handlers, 'app:doctor', { refresh: true });
+      expect(fresh).toMatchObject({ ok: true, value: { problem: { message: expect.stringMatching(/^MDPO_PYTHON=\/nonexistent\/second is not there\./) } } });
+      expect(await dispatch(backend.handlers, 'app:doctor', { refresh: 'yes' })).toMatchObject({ ok: false, error: { code: 'bad_request', field: 'refresh' } });
+    } finally {
+      if (saved === undefined) delete process.env.MDPO_PYTHON;
+      else process.env.MDPO_PYTHON = saved;
+      await backend.close();
+    }
   });
 });
 
