@@ -14,7 +14,7 @@ import { forkTrainer, type TrainerLauncher } from '../src/main/trainer/launch';
 import type { AnswerJob, EvalSetDetail, InspectPage } from '../src/shared/api';
 import { trainConfigSchema } from '../src/shared/schemas';
 import { REPO_ROOT, tempDir, writeTinyDataset } from './api-fixtures';
-import { writeHfRuns, writeProbeSets } from './inspect-fixtures';
+import { writeHfRuns, writeProbeSets, writeWorldRunAndSet } from './inspect-fixtures';
 
 let tmp: ReturnType<typeof tempDir>;
 let backend: Backend;
@@ -53,9 +53,10 @@ async function value<T>(channel: string, input?: unknown): Promise<T> {
   return r.value as T;
 }
 const idle = () => waitJobs();
-async function waitJobs(): Promise<void> {
+async function waitJobs(...extra: number[]): Promise<void> {
   for (;;) {
-    const all = [...(await value<AnswerJob[]>('answers:jobs', { setId: pope.id })), ...(await value<AnswerJob[]>('answers:jobs', { setId: objects.id }))];
+    const all: AnswerJob[] = [];
+    for (const setId of [pope.id, objects.id, ...extra]) all.push(...(await value<AnswerJob[]>('answers:jobs', { setId })));
     if (all.every((j) => j.status !== 'queued' && j.status !== 'running')) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -228,4 +229,32 @@ describe('judging, tallies, exports', () => {
     expect((html.match(/<img src="data:image\/png;base64,/g) ?? []).length).toBe(4);
     expect(html).not.toMatch(/<script|src="http/);
   });
+});
+
+describe('object-annotated world scenes with the built-in base (answers that name objects)', () => {
+  it('automatic marks agree with the world\'s own object parser on every span in the set\'s vocabulary', async () => {
+    const world = await writeWorldRunAndSet(tmp.dir, backend.store, 4);
+    const set = await value<EvalSetDetail>('evalsets:import', { path: world.set });
+    expect(set.kinds).toEqual({ yesno: 0, objects: 4, none: 0 });
+    await value('answers:start', { setId: set.id, models: [`base:${world.runId}`, `run:${world.runId}`], maxTokens: 24 });
+    await waitJobs(set.id);
+    const p = await value<InspectPage>('inspect:page', { setId: set.id, modelA: `base:${world.runId}`, modelB: `run:${world.runId}` });
+    const { markAnswer } = await import('../src/main/trainer/evaluate');
+    const vocabulary = new Set(p.items.flatMap((i) => (i.truth?.kind === 'objects' ? i.truth.objects : [])));
+    let marks = 0;
+    for (const item of p.items) {
+      const truth = item.truth?.kind === 'objects' ? item.truth.objects : [];
+      for (const ans of [item.a!, item.b!]) {
+        const said = markAnswer(ans.text, []).objects.filter((o) => vocabulary.has(o.name));
+        const expected = said.map((o) => [o.start, o.end, o.name, truth.includes(o.name) ? 'correct' : 'hallucinated']);
+        expect(ans.autoMarks!.map((m) => [m.start, m.end, m.object, m.kind]), ans.text).toEqual(expected);
+        marks += expected.length;
+      }
+    }
+    expect(marks, 'the base names objects in its descriptions').toBeGreaterThan(0);
+    const chair = p.scores[0]!.chair!;
+    const all = p.items.flatMap((i) => i.a!.autoMarks!);
+    expect(chair.mentions).toBe(all.length);
+    expect(chair.chairI).toBeCloseTo(all.filter((m) => m.kind === 'hallucinated').length / all.length, 12);
+  }, 240_000);
 });

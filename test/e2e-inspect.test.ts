@@ -5,7 +5,9 @@
  * folder in HF's layout with two PEFT adapters) are in the store; the test imports a probe set
  * with POPE labels and one with object annotations, generates answers from both runs, marks a
  * span with the keyboard (select + h), gives verdicts with 1-4 and j/k, sees the tallies change,
- * undoes, exports the judged pairs and finds them imported back as a dataset.
+ * undoes, exports the judged pairs and finds them imported back as a dataset. Last, world scenes
+ * annotated with their objects, answered by the built-in base and a run on it, show the
+ * automatic correct/hallucinated marks, and the HTML report is written and opened.
  * Screenshots go to test-artifacts/e2e/inspect-*.png.
  *
  * Skipped only when /usr/bin/chromium is absent, and never when CI=true.
@@ -17,7 +19,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { Store } from '../src/main/store';
 import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, rendererDir, serve, type Served } from './e2e/harness';
-import { writeHfRuns, writeProbeSets } from './inspect-fixtures';
+import { writeHfRuns, writeProbeSets, writeWorldRunAndSet } from './inspect-fixtures';
 
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
@@ -31,6 +33,7 @@ describe.skipIf(!haveChromium)('Inspect: your data, end to end in the browser', 
   let context: BrowserContext;
   let page: Page;
   let sets: { pope: string; objects: string };
+  let world: { runId: number; set: string };
   let origin: string;
   const consoleErrors: string[] = [];
 
@@ -46,6 +49,7 @@ describe.skipIf(!haveChromium)('Inspect: your data, end to end in the browser', 
     const home = join(temp, 'home');
     const store = Store.open(join(home, 'studio.db'));
     await writeHfRuns(temp, store);
+    world = await writeWorldRunAndSet(temp, store, 6);
     store.close();
     sets = await writeProbeSets(temp);
     const renderer = await rendererDir();
@@ -170,6 +174,32 @@ describe.skipIf(!haveChromium)('Inspect: your data, end to end in the browser', 
     await expect.poll(() => page.getByTestId('auto-scores').textContent(), { timeout: 60_000 }).toContain('CHAIR_s');
     await expect(page.getByTestId('probe-item').textContent()).resolves.toContain('objects present: dog, sofa');
     await shot('inspect-05-objects');
+    expect(consoleErrors).toEqual([]);
+  }, 300_000);
+
+  it('marks the objects the built-in base names in world scenes, and writes the HTML report', async () => {
+    await page.getByTestId('probe-path').fill(world.set);
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await expect.poll(() => page.getByTestId('notice').textContent(), { timeout: 30_000 }).toContain('Imported "world-probe": 6 of 6 items valid (0 yes/no, 6 object-annotated, 0 plain)');
+    await page.getByTestId('model-a').selectOption(`base:${world.runId}`);
+    await page.getByTestId('model-b').selectOption(`run:${world.runId}`);
+    await page.getByTestId('generate').click();
+    await page.locator('[data-testid="probe-answer-B"] [data-answer-id]').waitFor({ timeout: 240_000 });
+    const autoMarks = page.locator('[data-testid="probe-answer-A"] mark[data-kind]');
+    await expect.poll(() => autoMarks.count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect(page.getByTestId('auto-scores').textContent()).resolves.toMatch(/CHAIR_s ↓\d+\.\d%/);
+    await page.keyboard.press('1');
+    await expect.poll(tallyText).toContain('Judged 1 of 6');
+    await shot('inspect-06-world-marks');
+    const reportPath = join(temp, 'report.html');
+    await page.locator('summary', { hasText: 'Export' }).click();
+    await page.getByPlaceholder('/path/to/report.html').fill(reportPath);
+    await page.getByRole('button', { name: 'Write HTML report' }).click();
+    await expect.poll(() => page.getByTestId('notice').textContent(), { timeout: 60_000 }).toContain(`Wrote the report (6 items) to ${reportPath}`);
+    await page.goto(`file://${reportPath}`);
+    await expect(page.locator('h2').allTextContents()).resolves.toEqual(['Automatic scores', 'Human judgments', 'Items']);
+    expect(await page.locator('section.item img').count()).toBe(6);
+    await page.screenshot({ path: join(ARTIFACTS, 'inspect-07-report.png'), fullPage: false });
     expect(consoleErrors).toEqual([]);
   }, 300_000);
 });

@@ -72,3 +72,41 @@ export async function writeHfRuns(dir: string, store: Store): Promise<{ base: st
   }
   return { base, runIds };
 }
+
+/**
+ * A completed run on the shipped built-in base whose adapter nudges it (small random LoRA B),
+ * and an object-annotated probe set of held-out world scenes ("Describe the image.", objects
+ * named "<color> <shape>" as the world's captions name them): answers name objects, so the
+ * automatic marks and CHAIR have something to find.
+ */
+export async function writeWorldRunAndSet(dir: string, store: Store, scenes = 4): Promise<{ runId: number; set: string }> {
+  const { loadCheckpoint, saveAdapter } = await import('../src/core/model/checkpoint');
+  const { evalScenes } = await import('../src/core/world/splits');
+  const { scenePng } = await import('../src/core/world/render');
+  const { DESCRIBE_PROMPT } = await import('../src/core/world/grammar');
+  const { BUILTIN_BASE } = await import('../src/shared/schemas');
+  await initBackend('cpu');
+  const runDir = join(dir, 'runs', 'world');
+  const { model } = await loadCheckpoint(join(process.cwd(), 'resources', 'base-model'));
+  model.addLora({ rank: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'] }, new Rng(7));
+  for (const ad of model.lora!.adapters.values()) ad.b.assign(tf.randomNormal(ad.b.shape, 0, 0.05, 'float32', 8));
+  await saveAdapter(join(runDir, 'adapter'), model);
+  model.dispose();
+  const runId = store.insertRun({
+    name: 'world mdpo',
+    datasetId: null,
+    variant: 'mdpo',
+    config: trainConfigSchema.parse({ datasetId: 1, baseModel: BUILTIN_BASE, backend: 'cpu' }),
+    runDir,
+    status: 'completed',
+  });
+  const set = join(dir, 'world-probe');
+  mkdirSync(join(set, 'img'), { recursive: true });
+  const items = [];
+  for (const scene of evalScenes(3, scenes, { imageSize: 32 })) {
+    writeFileSync(join(set, 'img', `${scene.id}.png`), await scenePng(scene));
+    items.push({ id: scene.id, image: `img/${scene.id}.png`, question: DESCRIBE_PROMPT, objects: scene.objects.map((o) => `${o.color} ${o.shape}`) });
+  }
+  writeFileSync(join(set, 'world.json'), JSON.stringify(items));
+  return { runId, set };
+}

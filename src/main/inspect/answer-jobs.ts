@@ -15,6 +15,7 @@ import type { GenerationSettings } from '../../shared/inspect';
 import { BUILTIN_BASE, type TrainConfig } from '../../shared/schemas';
 import type { Store } from '../store';
 import type { InspectStore, JobRow } from '../store/inspect';
+import { PINNED_BASE, baseModelDir } from '../trainer/base-model';
 import { EtaTracker } from '../trainer/eta';
 import type { TrainerLauncher } from '../trainer/launch';
 import { Sequencer, type ParentMessage, type TrainJob } from '../trainer/protocol';
@@ -46,9 +47,14 @@ export class AnswerJobError extends Error {
   }
 }
 
-/** Where a run's base checkpoint lives (the shipped base for the built-in world). */
-export function baseDirOf(config: TrainConfig, appRoot: string): string {
-  return config.baseModel === BUILTIN_BASE ? join(appRoot, 'resources', 'base-model') : config.baseModel;
+/**
+ * The base checkpoint a run computes with: its own pinned copy of the built-in base when it has
+ * one (../trainer/base-model.ts), else the shipped base or the user's folder.
+ */
+export function baseDirOf(run: { config: TrainConfig; runDir: string }, appRoot: string): string {
+  const pinned = join(run.runDir, PINNED_BASE);
+  if (run.config.baseModel === BUILTIN_BASE && existsSync(join(pinned, 'config.json'))) return pinned;
+  return baseModelDir(run.config, appRoot);
 }
 
 interface Queued {
@@ -75,8 +81,8 @@ export class AnswerJobs {
     const out: AnswerModel[] = [];
     const bases = new Set<string>();
     for (const run of [...this.store.listRuns()].sort((x, y) => x.id - y.id)) {
-      if (!existsSync(join(baseDirOf(run.config, this.options.appRoot), 'config.json'))) continue;
-      const base = baseDirOf(run.config, this.options.appRoot);
+      const base = baseDirOf(run, this.options.appRoot);
+      if (!existsSync(join(base, 'config.json'))) continue;
       if (!bases.has(base)) {
         bases.add(base);
         const name = run.config.baseModel === BUILTIN_BASE ? 'built-in base' : base.split(/[\\/]/).filter(Boolean).pop()!;
@@ -95,7 +101,7 @@ export class AnswerJobs {
     if (!m) throw new AnswerJobError(`Unknown model "${key}"; expected base:<runId> or run:<runId> (see answers:models).`, 'bad_request', field);
     const run = this.store.getRun(Number(m[2]));
     if (!run) throw new AnswerJobError(`Run ${m[2]} does not exist.`, 'not_found', field);
-    const baseDir = baseDirOf(run.config, this.options.appRoot);
+    const baseDir = baseDirOf(run, this.options.appRoot);
     if (!existsSync(join(baseDir, 'config.json'))) throw new AnswerJobError(`The base model of run ${run.id} is gone: no checkpoint at ${baseDir}.`, 'conflict', field);
     if (m[1] === 'base') return { config: run.config, runId: run.id, baseDir, adapterDir: null, label: `base of run ${run.id}` };
     const adapterDir = join(run.runDir, 'adapter');

@@ -84,7 +84,7 @@ export async function renderInspectReport(d: ReportData): Promise<string> {
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
 .ok{background:#d8f5d0}.bad{background:#ffd9b3}.human{text-decoration:underline 2px #c00;text-underline-offset:3px}
-.item{display:flex;gap:16px;border-top:1px solid #ddd;padding:12px 0}.img img{max-width:200px;border:1px solid #ccc}
+.item{display:flex;gap:16px;border-top:1px solid #ddd;padding:12px 0}.img img{width:160px;image-rendering:pixelated;border:1px solid #ccc}
 .pair{display:flex;gap:16px}.ans{flex:1}.ans h4{margin:0 0 4px}.muted{color:#777}.q{margin:0 0 8px}.err{color:#c00}
 </style></head><body>
 <h1>${esc(d.set.name)}</h1>
