@@ -77,7 +77,7 @@ describe('electron-builder.yml', () => {
   });
 
   it('every file pattern it names matches files of the built checkout', () => {
-    const files = [join(ROOT, 'package.json'), ...['out', 'resources', 'docs'].flatMap((d) => walk(join(ROOT, d)))].map((p) => relative(ROOT, p).split('\\').join('/'));
+    const files = [join(ROOT, 'package.json'), ...['out', 'resources', 'docs', 'python'].flatMap((d) => walk(join(ROOT, d)))].map((p) => relative(ROOT, p).split('\\').join('/'));
     for (const pattern of filePatterns().filter((p) => !p.startsWith('!'))) {
       expect(files.some((f) => minimatch(f, pattern, { dot: true })), pattern).toBe(true);
     }
@@ -154,6 +154,11 @@ describe.runIf(process.platform === 'linux')('the packed app (electron-builder -
     for (const f of readdirSync(join(ROOT, 'resources', 'base-model'))) expect(listing).toContain(`/resources/base-model/${f}`);
     for (const f of readdirSync(join(ROOT, 'docs')).filter((n) => n.endsWith('.md'))) expect(listing).toContain(`/docs/${f}`);
     expect(listing.filter((f) => f.endsWith('.map'))).toEqual([]);
+    // The torch engine's Python side, unpacked (a Python process cannot read inside the asar).
+    for (const f of ['python/doctor_probe.py', 'python/requirements.txt', 'python/mdpo_torch/__init__.py', 'python/mdpo_torch/trainer.py']) {
+      expect(listing, f).toContain(`/${f}`);
+      expect(asar.statFile(archive(), f).unpacked, f).toBe(true);
+    }
     expect(existsSync(join(app, 'mdpo-studio'))).toBe(true);
   });
 
