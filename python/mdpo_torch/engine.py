@@ -37,7 +37,9 @@ def torch_options(config: dict) -> TorchOptions:
         raise JobError("The job's config.torch.negativesDir is missing: the app renders the images (m and m') there before "
                        "starting the torch engine (python/PROTOCOL.md section 3.1).")
     backend = config.get("backend", "auto")
-    device = block.get("device") or (backend if backend in ("cuda", "cpu", "mps") else "auto")
+    device = block.get("device") or "auto"
+    if device == "auto" and backend in ("cuda", "cpu", "mps"):
+        device = backend
     return TorchOptions(
         images_dir=Path(block["negativesDir"]),
         limits=Limits(int(block.get("maxLength", 2048)), int(block.get("maxPromptLength", 1024)),

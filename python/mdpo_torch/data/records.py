@@ -12,6 +12,8 @@ from ..errors import DataError
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "mdpo-studio/torch-images"
 MANIFEST_VERSION = 1
+#: Skipped records logged one by one; the rest are counted (a large held-out split would flood the log).
+MAX_SKIP_LOGS = 20
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,14 @@ def load_pairs(records_file: str | Path, images_dir: str | Path, *, seed: int, n
         got = len(entries) if isinstance(entries, list) else "no"
         raise DataError(f"{mpath}: field 'pairs' has {got} entries but the records file has {len(records)} records")
     pairs: list[Pair] = []
+    skipped = 0
     for k, (entry, rec) in enumerate(zip(entries, records)):
         if not isinstance(entry, dict) or entry.get("id") != rec["id"]:
             raise DataError(f"{mpath}: pairs[{k}].id is {entry.get('id') if isinstance(entry, dict) else entry!r}, but record {k} has id {rec['id']!r}")
         if entry.get("skipped"):
-            log(f"skipped record {k} ({rec['id']}): {entry['skipped']}")
+            skipped += 1
+            if skipped <= MAX_SKIP_LOGS:
+                log(f"skipped record {k} ({rec['id']}): {entry['skipped']}")
             continue
         if not isinstance(entry.get("image"), str):
             raise DataError(f"{mpath}: pairs[{k}].image ({rec['id']}) must be a path relative to {root}")
@@ -90,6 +95,8 @@ def load_pairs(records_file: str | Path, images_dir: str | Path, *, seed: int, n
             raise DataError(f"{mpath}: pairs[{k}].negatives ({rec['id']}) is empty, but the objective needs m'")
         negatives = tuple(_inside(root, n, mpath, f"pairs[{k}].negatives[{e}]") for e, n in enumerate(negs))
         pairs.append(Pair(k, rec["id"], rec["prompt"], rec["chosen"], rec["rejected"], image, negatives))
+    if skipped > MAX_SKIP_LOGS:
+        log(f"skipped {skipped} records in all ({skipped - MAX_SKIP_LOGS} more than listed above); see {mpath}")
     if not pairs:
         raise DataError("None of the dataset's records could be prepared for training (see the import report).")
     return pairs
