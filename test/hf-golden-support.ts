@@ -10,7 +10,7 @@ import { readHeader, readTensor } from '../src/core/hf/weights';
 import { PYTHON, REPO_ROOT } from './python-env';
 
 export const GOLDEN_ROOT = join(REPO_ROOT, 'test', 'fixtures', 'hf-golden');
-export const FAMILIES = ['smolvlm', 'llava-llama', 'llava-qwen2', 'onevision'] as const;
+export const FAMILIES = ['smolvlm', 'smolvlm2', 'llava-llama', 'llava-qwen2', 'onevision'] as const;
 export type Family = (typeof FAMILIES)[number];
 
 type Logps = { chosen: number; rejected: number; imageless: number };

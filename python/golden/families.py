@@ -28,15 +28,19 @@ from transformers import (
     PreTrainedTokenizerFast,
     Qwen2Config,
     SiglipVisionConfig,
+    SmolVLMConfig,
+    SmolVLMForConditionalGeneration,
+    SmolVLMVisionConfig,
 )
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
 from transformers.models.llava_onevision.image_processing_pil_llava_onevision import LlavaOnevisionImageProcessorPil
 from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
 
 from tiny_tokenizers import byte_level, llama_sentencepiece
 
-FAMILIES = ["smolvlm", "llava-llama", "llava-qwen2", "onevision"]
+FAMILIES = ["smolvlm", "smolvlm2", "llava-llama", "llava-qwen2", "onevision"]
 
 SMOL_TEMPLATE = (
     "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
@@ -60,14 +64,19 @@ TEXT = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_atte
 VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=IMAGE)
 
 
-class OnevisionParts:
-    """What LlavaOnevisionProcessor would save, without its (torchvision-only) video processor."""
+class ProcessorParts:
+    """What a processor whose class needs a torchvision video processor (LlavaOnevisionProcessor,
+    SmolVLMProcessor) would save: there is no torchvision release for torch 2.15, so the folder
+    gets the processor's parts (image processor, tokenizer, chat template, processor_config.json)
+    and the generator expands the image placeholder itself, by the processor's rule."""
 
-    def __init__(self, image_processor, tokenizer, chat_template: str, num_image_tokens: int):
+    def __init__(self, image_processor, tokenizer, chat_template: str, config: dict, image_text: str):
         self.image_processor = image_processor
         self.tokenizer = tokenizer
         self.chat_template = chat_template
-        self.num_image_tokens = num_image_tokens
+        self.config = config
+        # What one image's "<image>" becomes in the prompt text (one global view, no tiling).
+        self.image_text = image_text
 
     def apply_chat_template(self, messages, add_generation_prompt: bool = True, tokenize: bool = False) -> str:
         assert not tokenize
@@ -78,9 +87,8 @@ class OnevisionParts:
         self.tokenizer.save_pretrained(d)
         with open(os.path.join(d, "chat_template.jinja"), "w", encoding="utf-8") as f:
             f.write(self.chat_template)
-        cfg = {"processor_class": "LlavaOnevisionProcessor", "num_image_tokens": self.num_image_tokens, "vision_feature_select_strategy": "full", "vision_aspect_ratio": "anyres_max_9", "image_token": "<image>", "video_token": "<video>"}
         with open(os.path.join(d, "processor_config.json"), "w", encoding="utf-8") as f:
-            json.dump(cfg, f, indent=2, sort_keys=True)
+            json.dump(self.config, f, indent=2, sort_keys=True)
             f.write("\n")
 
 
@@ -134,6 +142,17 @@ def build(name: str, seed: int):
         seq = (IMAGE // 4) ** 2 // 4
         ip = Idefics3ImageProcessorPil(size={"longest_edge": IMAGE}, max_image_size={"longest_edge": IMAGE}, do_image_splitting=False, resample=1)
         proc = Idefics3Processor(image_processor=ip, tokenizer=tok, image_seq_len=seq, chat_template=SMOL_TEMPLATE)
+    elif name == "smolvlm2":
+        tok = _smol_tokenizer()
+        text = LlamaConfig(vocab_size=len(tok), rope_theta=100000.0, tie_word_embeddings=False, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, **TEXT)
+        vision = SmolVLMVisionConfig(patch_size=4, **VISION)
+        cfg = SmolVLMConfig(vision_config=vision.to_dict(), text_config=text.to_dict(), scale_factor=2, image_token_id=tok.convert_tokens_to_ids("<image>"), tie_word_embeddings=False)
+        model = SmolVLMForConditionalGeneration(cfg)
+        seq = (IMAGE // 4) ** 2 // 4
+        ip = SmolVLMImageProcessorPil(size={"longest_edge": IMAGE}, max_image_size={"longest_edge": IMAGE}, do_image_splitting=False, resample=1)
+        cfg_p = {"processor_class": "SmolVLMProcessor", "image_seq_len": seq}
+        # SmolVLMProcessor's rule for one image without splitting (as Idefics3's).
+        proc = ProcessorParts(ip, tok, SMOL_TEMPLATE, cfg_p, "<fake_token_around_image><global-img>" + "<image>" * seq + "<fake_token_around_image>")
     elif name == "llava-llama":
         tok = _llama_tokenizer()
         text = LlamaConfig(vocab_size=len(tok), tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=tok.pad_token_id, **TEXT)
@@ -160,7 +179,10 @@ def build(name: str, seed: int):
         # LlavaOnevisionProcessor needs a video processor, which needs torchvision: there is no
         # torchvision release for torch 2.15, so the folder gets the processor's parts (image
         # processor, tokenizer, chat template, processor_config.json) and OnevisionParts stands in.
-        proc = OnevisionParts(ip, tok, QWEN_TEMPLATE, num_image_tokens=(IMAGE // 8) ** 2)
+        n = (IMAGE // 8) ** 2
+        cfg_p = {"processor_class": "LlavaOnevisionProcessor", "num_image_tokens": n, "vision_feature_select_strategy": "full", "vision_aspect_ratio": "anyres_max_9", "image_token": "<image>", "video_token": "<video>"}
+        # The app's layout: the base crop's positions + one image_newline row.
+        proc = ProcessorParts(ip, tok, QWEN_TEMPLATE, cfg_p, "<image>" * (n + 1))
     else:
         raise ValueError(f"unknown family {name!r} (expected one of {FAMILIES})")
     _seeded_weights(model, seed)

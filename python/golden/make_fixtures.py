@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Golden fixtures from transformers + PEFT for test/hf-golden*.test.ts (issue 14).
 
-For every family src/core/hf supports (smolvlm = Idefics3, llava-llama = LLaVA + CLIP + Llama,
+For every family src/core/hf supports (smolvlm = Idefics3, smolvlm2 = SmolVLM (model_type smolvlm),
+llava-llama = LLaVA + CLIP + Llama,
 llava-qwen2 = LLaVA + SigLIP + Qwen2, onevision = LLaVA-OneVision base crop), writes
 <out>/<family>/:
   model/          a tiny random HF folder made WITH transformers (config classes,
@@ -37,7 +38,7 @@ from PIL import Image  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from families import FAMILIES, build  # noqa: E402
+from families import FAMILIES, ProcessorParts, build  # noqa: E402
 from mdpo_torch import ADAMW, BETA, DELTA, LORA, MAX_GRAD_NORM, TARGETS, answer_logp, logits_of, mdpo_loss  # noqa: E402
 from parity_strings import parity_strings  # noqa: E402
 
@@ -93,11 +94,16 @@ def answer_ids(tok, template_owner, prompt_text: str, question: str, answer: str
 
 def processor_inputs(family: str, proc, prompt_text: str, image: Image.Image):
     """(input_ids used by the model, attention mask, model pixel kwargs, HF processor's own ids)."""
-    if family == "onevision":
-        pv = proc.image_processor(images=[image], return_tensors="pt").pixel_values  # [1, tiles, 3, S, S]
-        n = proc.num_image_tokens + 1  # base crop + image_newline
-        ids = proc.tokenizer(prompt_text.replace("<image>", "<image>" * n), add_special_tokens=True).input_ids
-        return ids, [1] * len(ids), {"pixel_values": pv[:, 0]}, None
+    if isinstance(proc, ProcessorParts):
+        ids = proc.tokenizer(prompt_text.replace("<image>", proc.image_text), add_special_tokens=True).input_ids
+        if family == "onevision":
+            pv = proc.image_processor(images=[image], return_tensors="pt").pixel_values  # [1, tiles, 3, S, S]
+            return ids, [1] * len(ids), {"pixel_values": pv[:, 0]}, None  # the base crop
+        enc = proc.image_processor(images=[[image]], return_tensors="pt")  # [1, 1, 3, S, S]
+        pixels = {"pixel_values": enc.pixel_values}
+        if "pixel_attention_mask" in enc:
+            pixels["pixel_attention_mask"] = enc.pixel_attention_mask
+        return ids, [1] * len(ids), pixels, None
     enc = proc(text=prompt_text, images=[image], return_tensors="pt")
     ids = enc.input_ids[0].tolist()
     pixels = {"pixel_values": enc.pixel_values}
@@ -139,7 +145,7 @@ def generate_family(family: str, out: str, m: Image.Image, neg: Image.Image, str
     # Everything below reads the folder back, as a user of transformers would.
     model = transformers.AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
     model.eval()
-    if family == "onevision":
+    if isinstance(proc, ProcessorParts):
         proc.image_processor = transformers.AutoImageProcessor.from_pretrained(model_dir)
         proc.tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
     else:

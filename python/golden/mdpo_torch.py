@@ -20,6 +20,7 @@ MAX_GRAD_NORM = 1.0
 _LINEARS = r"\.layers\.\d+\.(?:self_attn\.(?:q_proj|k_proj|v_proj|o_proj)|mlp\.(?:gate_proj|up_proj|down_proj))"
 TARGETS = {
     "smolvlm": r"model\.text_model" + _LINEARS,
+    "smolvlm2": r"model\.text_model" + _LINEARS,
     "llava-llama": r"(?:language_model\.model|model\.language_model)" + _LINEARS,
     "llava-qwen2": r"(?:language_model\.model|model\.language_model)" + _LINEARS,
     "onevision": r"(?:language_model\.model|model\.language_model)" + _LINEARS,
