@@ -6,7 +6,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { diffConfigs } from '../src/main/api/handlers';
 import { runCli } from '../src/main/cli';
+import { BUILTIN_BASE, trainConfigSchema } from '../src/shared/schemas';
 import { tempDir, writeTinyDataset } from './api-fixtures';
 
 const t = tempDir('mdpo-torch-cli-');
@@ -49,6 +51,16 @@ describe('mdpo train --engine torch', () => {
     expect(builtin.err).toBe('mdpo: config.baseModel: The torch engine trains a Hugging Face checkpoint folder; the built-in world base runs on the tfjs engine.\n');
     const runs = await cli('runs', 'list', '--json');
     expect((JSON.parse(runs.out) as unknown[]).length).toBe(1);
+  });
+
+  it('the config diff names the engine and the torch settings that differ', () => {
+    const tfjs = trainConfigSchema.parse({ datasetId: 1 });
+    const torch = trainConfigSchema.parse({ datasetId: 1, engine: 'torch', baseModel: model, torch: { precision: 'bf16' } });
+    expect(diffConfigs([tfjs, torch])).toEqual([
+      { path: 'baseModel', values: [BUILTIN_BASE, model] },
+      { path: 'engine', values: ['tfjs', 'torch'] },
+      { path: 'torch.precision', values: ['auto', 'bf16'] },
+    ]);
   });
 
   it('help documents doctor, --engine and --python', async () => {

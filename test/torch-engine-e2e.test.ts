@@ -1,7 +1,8 @@
 /**
  * The torch engine end to end through the app (issue 15's "done when"): a tiny checkpoint that
  * transformers builds (see FAMILY) in a local folder, DPO and mDPO side by side through the API, the real supervisor
- * and store, `python -m mdpo_torch.trainer` as the trainer; the mDPO run is SIGKILLed mid-run,
+ * and store, `python -m mdpo_torch.trainer` as the trainer; the DPO run is paused and resumed,
+ * the mDPO run is SIGKILLed mid-run,
  * resumed, and ends with the same adapters and curves as an uninterrupted run (fp32, CPU); the
  * exported adapter loads in PEFT.
  */
@@ -67,10 +68,13 @@ describeWithPython(`torch engine through the app${PYTHON_SKIP_REASON}`, () => {
     t.cleanup();
   });
 
-  it('DPO and mDPO side by side; kill -9 the mDPO engine mid-run, resume, finish as if never killed; the adapter loads in PEFT', async () => {
+  it('DPO and mDPO side by side; pause/resume DPO; kill -9 the mDPO engine mid-run, resume, finish as if never killed; the adapter loads in PEFT', async () => {
     const [dpo, mdpo] = await call('runs:create', { config: config(), pair: true });
     // The same mDPO run, never interrupted: the reference for the resumed one.
     const [plain] = await call('runs:create', { config: { ...config(), variant: 'mdpo' } });
+    // Pause the DPO run before its first step (the command waits for the engine to start).
+    const dpoPaused = new Promise<void>((resolve) => backend.subscribe((e) => e.type === 'run:status' && e.runId === dpo!.id && e.status === 'paused' && resolve()));
+    await call('runs:pause', { runId: dpo!.id });
     expect([dpo!.variant, mdpo!.variant, dpo!.pairId]).toEqual(['dpo', 'mdpo', mdpo!.pairId]);
     // SIGKILL the mDPO engine right after its step-2 checkpoint is recorded (it is then inside step 3).
     let killedPid: number | null = null;
@@ -80,6 +84,12 @@ describeWithPython(`torch engine through the app${PYTHON_SKIP_REASON}`, () => {
         process.kill(killedPid, 'SIGKILL');
       }
     });
+    await dpoPaused;
+    const pausedAt = backend.store.getRun(dpo!.id)!.step;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(backend.store.getRun(dpo!.id)!.status).toBe('paused');
+    expect(Math.max(0, ...((await series(dpo!.id)).get('loss')?.steps ?? []))).toBe(pausedAt);
+    await call('runs:resume', { runId: dpo!.id });
     expect(await backend.supervisor.waitFor(dpo!.id)).toBe('completed');
     expect(await backend.supervisor.waitFor(mdpo!.id)).toBe('interrupted');
     off();
