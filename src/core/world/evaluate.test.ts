@@ -6,7 +6,7 @@ import { sceneKeys, type Scene } from './scene';
 import { sceneCaption } from './sft';
 import { evalScenes, sftScenes } from './splits';
 import { typicalKeys } from './themes';
-import { parseObjectKey } from './objects';
+import { ALL_OBJECT_KEYS, parseObjectKey } from './objects';
 import { describeObjects } from './grammar';
 
 const scenes = evalScenes(11, 30);
@@ -71,6 +71,19 @@ describe('evaluateWorld', () => {
     expect(r.description.chairI).toBeCloseTo((2 * withBait) / (objects + 2 * withBait));
     expect(r.description.chairS).toBeCloseTo(withBait / 30);
     expect(r.descriptions.find((d) => d.hallucinated.length > 0)?.hallucinated).toHaveLength(1); // the sample lists it once
+    expect(r.themeTypicalHallucinationShare).toBe(1); // 2 of 2 mentions per scene are the theme's bait
+  });
+
+  it('theme-typical share counts mentions in both terms: a typical object said twice and an atypical one once is 2/3', async () => {
+    const scene = scenes.find((s) => baitOf(s) !== undefined)!;
+    const typical = parseObjectKey(baitOf(scene)!);
+    const truth = sceneKeys(scene);
+    const atypicalKey = ALL_OBJECT_KEYS.find((k) => !truth.includes(k) && !typicalKeys(scene.theme).includes(k))!;
+    const answer: AnswerFn = async (ss, prompts) =>
+      ss.map((_, i) => (prompts[i] === DESCRIBE_PROMPT ? `${describeObjects([typical, parseObjectKey(atypicalKey), typical])}` : 'no'));
+    const r = await evaluateWorld({ scenes: [scene], stats, answer, seed: 1 });
+    expect(r.description.hallucinatedMentions).toBe(3);
+    expect(r.themeTypicalHallucinationShare).toBeCloseTo(2 / 3);
   });
 
   it('asks every model the same POPE questions for a seed', () => {

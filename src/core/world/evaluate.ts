@@ -108,7 +108,9 @@ export async function evaluateWorld(options: EvaluateOptions): Promise<WorldEval
   let typicalHallucinations = 0;
   scenes.forEach((scene, i) => {
     const typical = typicalKeys(scene.theme);
-    typicalHallucinations += descriptions[i].hallucinated.filter((h) => typical.includes(h)).length;
+    // Every mention, like hallucinatedMentions (the denominator): a share of mentions.
+    const truth = descriptions[i].truth;
+    typicalHallucinations += parsedAll[i].objects.map(objectKey).filter((k) => !truth.includes(k) && typical.includes(k)).length;
   });
 
   const replies = await answerAll(questions.map((q) => ({ scene: byId.get(q.sceneId)!, prompt: q.prompt })), answer, batchSize, progress);
