@@ -1,6 +1,6 @@
 /**
  * Answer jobs: every item of an evaluation set answered by one model (a run's base checkpoint,
- * or a completed run = base + its adapter), in a trainer process (./trainer/answers.ts). This
+ * or a completed run = base + its adapter), in a trainer process (src/main/trainer/answers.ts). This
  * process is the single writer: each answer is stored the moment it arrives, under a key made
  * of the model's and adapter's fingerprints and the generation settings. Hence:
  * - reuse: a job whose key already has answers generates only the missing items (none when
