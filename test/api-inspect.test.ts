@@ -104,6 +104,9 @@ describe('held-out records of a run', () => {
     const expected = splitHeldOut(records, 2, 4).heldOut;
     const page = await value<InspectPage>('inspect:page', { setId: set.id, modelA: `run:${runIds[0]}`, modelB: `run:${runIds[1]}` });
     expect(page.items.map((i) => [i.key, i.question, i.reference?.chosen])).toEqual(expected.map((r) => [r.id, r.prompt, r.chosen]));
+    // A run cannot hold out everything: refused at creation, naming the field.
+    const all = await call('runs:create', { config: { datasetId: d.id, holdOut: 5 } });
+    expect(all).toMatchObject({ ok: false, error: { code: 'bad_request', field: 'config.holdOut' } });
     // Asking again gives the same set, not a copy.
     expect((await value<EvalSetDetail>('evalsets:fromRun', { runId })).id).toBe(set.id);
     await value('evalsets:delete', { setId: set.id });

@@ -158,6 +158,9 @@ export function createHandlers(ctx: HandlerContext) {
       const dataset = store.getDataset(config.datasetId);
       if (!dataset) throw notFound(`Dataset ${config.datasetId}`, 'config.datasetId');
       if (dataset.counts.valid === 0) throw badRequest(`Dataset ${dataset.name} has no valid records to train on.`, 'config.datasetId');
+      if (config.holdOut >= dataset.counts.valid) {
+        throw badRequest(`Holding out ${config.holdOut} of ${dataset.name}'s ${dataset.counts.valid} valid records leaves nothing to train on; hold out fewer.`, 'config.holdOut');
+      }
       if (config.baseModel !== BUILTIN_BASE && !existsSync(join(config.baseModel, 'config.json'))) {
         throw badRequest(`No checkpoint at ${config.baseModel} (expected a folder with config.json and model.safetensors).`, 'config.baseModel');
       }

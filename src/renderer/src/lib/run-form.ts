@@ -86,6 +86,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
     title: 'Run',
     fields: [
       f('seed', 'Seed', 'int', 'Seeds the data order, m′ and LoRA init: same seed, same run.'),
+      f('holdOut', 'Hold out for evaluation', 'int', 'Records drawn with the seed and never trained on; Inspect → Your data evaluates on them.'),
       f('backend', 'Backend', 'choice', 'Compute backend for this run; auto picks the fastest available.', { options: BACKEND_CHOICES }),
       f('checkpointEvery', 'Checkpoint every', 'int', 'Optimizer steps between checkpoints (0 = only at the end); resume starts here.'),
     ],
