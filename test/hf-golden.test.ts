@@ -4,7 +4,8 @@
  * python/golden/make_fixtures.py), and transformers + PEFT reading what the app exports.
  *
  * Ours vs theirs: chat template text and ids exact; pixels to 1e-5 (the fixture image is the
- * model's size, so neither PIL nor sharp resamples); logits and log-probs to 1e-4 from the same
+ * model's size, so neither PIL nor sharp resamples; a resampled image stays within sharp's
+ * measured distance of PIL); logits and log-probs to 1e-4 from the same
  * pixel_values; the mDPO loss, LoRA gradients (1e-4 relative) and the adapter after one AdamW
  * step (1e-5) through the app's own training loop. Theirs reading ours (needs the project's
  * Python): our exported adapter under PeftModel.from_pretrained and our merged checkpoint under
@@ -96,6 +97,20 @@ describe.each(FAMILIES)('HF golden %s: ours vs transformers + PEFT', (family) =>
     expect(record(family, 'pixels', maxAbsDiff(ours, theirs))).toBeLessThan(1e-5);
     const oursNeg = await loaded.processor.image(join(GOLDEN_ROOT, 'inputs', 'image-neg.png'));
     expect(record(family, 'pixels', maxAbsDiff(oursNeg, hwcFromPixelValues(tensor(g, 'pixel_values_neg'), mean, std)))).toBeLessThan(1e-5);
+  });
+
+  it('pixels when both resample (48x40 -> 32x32): sharp is within its measured distance of PIL', async () => {
+    // Not bit-equal (libvips vs PIL kernels), which is why every numeric comparison here starts
+    // from transformers' own pixel_values. The bounds are the measured deviations with margin:
+    // a wrong plan (crop, size, two-step resize, normalisation) lands far outside them.
+    const ours = await loaded.processor.image(join(GOLDEN_ROOT, 'inputs', 'image-wide.png'));
+    const { mean, std } = loaded.model.config.image;
+    const theirs = hwcFromPixelValues(tensor(g, 'pixel_values_wide'), mean, std);
+    let sum = 0;
+    for (let i = 0; i < ours.length; i++) sum += Math.abs(ours[i] - theirs[i]);
+    const lanczos = loaded.processor.plan.resample === 'lanczos3';
+    expect(record(family, 'pixels resampled (max)', maxAbsDiff(ours, theirs))).toBeLessThan(lanczos ? 0.2 : 0.02);
+    expect(record(family, 'pixels resampled (mean)', sum / ours.length)).toBeLessThan(lanczos ? 0.04 : 0.002);
   });
 
   it('logits of the full sequence and the summed answer log-probs (base) equal transformers to 1e-4', () => {

@@ -12,7 +12,7 @@ llava-qwen2 = LLaVA + SigLIP + Qwen2, onevision = LLaVA-OneVision base crop), wr
   golden.safetensors  pixel_values, logits (base and with the adapter), LoRA gradients, and
                   the adapter after one AdamW step;
   tokenizer-parity.json  HF's ids for the >= 200 strings of <out>/tokenizer-strings.json.
-and <out>/inputs/ (image.png = m, image-neg.png = m').
+and <out>/inputs/ (image.png = m, image-neg.png = m', image-wide.png: 48 x 40, resampled by every processor).
 
 Deterministic and offline: HF_HUB_OFFLINE=1, seeded numpy weights, CPU, one thread.
 Usage: python python/golden/make_fixtures.py [--out test/fixtures/hf-golden] [--only FAMILY ...]
@@ -66,6 +66,10 @@ def make_images(out: str) -> tuple[Image.Image, Image.Image]:
     os.makedirs(d, exist_ok=True)
     m.save(os.path.join(d, "image.png"))
     neg.save(os.path.join(d, "image-neg.png"))
+    # 48 x 40: every processor resamples it (how far sharp is from PIL, measured by the tests).
+    y, x = np.mgrid[0:40, 0:48].astype(np.float64)
+    wide = np.clip(np.stack([x * 5, y * 6, (x + y) * 3], axis=-1) + rng.normal(0, 20, (40, 48, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(wide, "RGB").save(os.path.join(d, "image-wide.png"))
     return m, neg
 
 
@@ -159,9 +163,12 @@ def generate_family(family: str, out: str, m: Image.Image, neg: Image.Image, str
     rejected = answer_ids(tok, proc, prompt_text, QUESTION, REJECTED)
     seq_w, seq_l = prompt_ids + chosen, prompt_ids + rejected
 
+    wide = Image.open(os.path.join(out, "inputs", "image-wide.png")).convert("RGB")
+    pv_wide = proc.image_processor(images=[wide], return_tensors="pt").pixel_values  # OneVision: base crop first
     tensors: dict[str, torch.Tensor] = {
         "pixel_values": f32(pix_m["pixel_values"]),
         "pixel_values_neg": f32(pix_neg["pixel_values"]),
+        "pixel_values_wide": f32(pv_wide.reshape(-1, 3, IMAGE_SIZE, IMAGE_SIZE)[0]),
     }
     with torch.no_grad():
         logits_w = logits_of(family, model, seq_w, pix_m)  # [T, V]
