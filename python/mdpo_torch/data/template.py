@@ -68,15 +68,25 @@ def answer_ids(processor, prompt: str, answer: str, with_image: bool, *, where: 
     if ids_answer[: len(ids_head)] != ids_head or ids_full[: len(ids_answer)] != ids_answer:
         raise DataError(f"{where}: the tokenizer merges tokens across the prompt/answer boundary; cannot mask the answer exactly")
     ids = ids_answer[len(ids_head):]
-    if len(ids_full) > len(ids_answer):
-        end_token = ids_full[len(ids_answer)]
-    elif tok.eos_token_id is not None:
-        end_token = tok.eos_token_id
-    else:
-        raise DataError(f"{where}: the chat template puts nothing after the answer and the tokenizer has no eos token")
+    end_token = end_of_turn(tok, ids_full[len(ids_answer):])
+    if end_token is None:
+        raise DataError(f"{where}: the chat template closes the answer with no special token and the tokenizer has no eos token")
     if not ids:
         raise DataError(f"{where}: the answer has no tokens")
     return ids + [end_token]
+
+
+def end_of_turn(tok, suffix: list[int]) -> int | None:
+    """The template's end-of-turn token: the first special token after the answer (only whitespace
+    before it), e.g. <|im_end|> or <end_of_utterance>; else the tokenizer's eos token (a template
+    that closes the turn with plain text, like LLaVA-1.5's "ASSISTANT: answer ")."""
+    special = set(tok.all_special_ids)
+    for t in suffix:
+        if t in special:
+            return t
+        if tok.decode([t]).strip():
+            break
+    return tok.eos_token_id
 
 
 def fit_answer(ids: list[int], prompt_len: int, limits: Limits, *, where: str) -> list[int]:
