@@ -116,7 +116,8 @@ function commentsOnly(file: string, text: string): string {
 const IMPLIED_EXT = ['', '.ts', '.svelte', '.js', '.mjs', '.svelte.ts'];
 
 /**
- * Repository paths named in a Markdown file (prose and code) or in a source file's comments.
+ * Repository paths named in a Markdown file (prose and code) or in a source file's comments,
+ * from the repository root or from the file's own folder.
  * A path followed by a glob or placeholder character ("test/hf-*.test.ts") is a pattern, not a
  * file, and is skipped.
  */
@@ -128,7 +129,9 @@ export function checkRepoPaths(root: string, file: string, allowMissing: Readonl
     if ('*<{$'.includes(next) && next !== '') continue;
     const path = m[1]!.replace(/\.+$/, '');
     if (allowMissing.has(path)) continue;
-    if (!IMPLIED_EXT.some((ext) => existsSync(join(root, path + ext)))) {
+    // From the repository root, or from the file's own folder (a package README naming its own files).
+    const exists = (base: string) => IMPLIED_EXT.some((ext) => existsSync(join(base, path + ext)));
+    if (!exists(root) && !exists(join(root, dirname(file)))) {
       problems.push({ file, line: lineOf(text, m.index!), message: `names ${path}, which does not exist` });
       continue;
     }

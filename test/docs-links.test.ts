@@ -22,9 +22,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Paths named on purpose before they exist, with the reason. */
 const ALLOW_MISSING = new Set([
-  // Golden fixtures of issue 14: src/core/hf/README.md says what to do once they exist, and
-  // test/hf-golden.test.ts asserts they do not exist yet.
-  'test/fixtures/hf-golden',
   // The packed desktop app's resources folder (process.resourcesPath), where electron-builder
   // puts the Electron build of better-sqlite3: not a folder of the repository.
   'resources/native',
@@ -118,6 +115,8 @@ describe('the checker finds what it must', () => {
     put('src/a.ts', `// Spec: ${FORBIDDEN_NAMES[0]}, code in src/b.ts and src/gone.ts; tests in test/x-*.test.ts\nconst label = 'src/not-a-path';\n/* see ${LATER} */\nexport {};\n`);
     put('src/b.ts', 'export {};\n');
     put('test/c.ts', '// see docs/page.md#second-part and docs/page.md#first-part\nexport {};\n');
+    put('src/core/test/helper.ts', 'export {};\n');
+    put('src/core/README.md', 'Uses test/helper.ts (beside this file) and test/nope.ts.\n');
     put('python/tool.py', `# see ${FORBIDDEN_NAMES[2]}\n`);
     const found = formatProblems(checkDocs(temp, new Set([LATER])));
     expect(found.split('\n').sort()).toEqual(
@@ -128,6 +127,7 @@ describe('the checker finds what it must', () => {
         `src/a.ts:1: refers to ${FORBIDDEN_NAMES[0]}, which is not in the repository (point at docs/ instead)`,
         'src/a.ts:1: names src/gone.ts, which does not exist',
         'test/c.ts:1: names docs/page.md#first-part, but docs/page.md has no such heading',
+        'src/core/README.md:1: names test/nope.ts, which does not exist',
         `python/tool.py:1: refers to ${FORBIDDEN_NAMES[2]}, which is not in the repository (point at docs/ instead)`,
       ].sort(),
     );
