@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
 import { forkTrainer, type TrainerLauncher } from '../src/main/trainer/launch';
-import type { AnswerJob, EvalSetDetail, InspectPage } from '../src/shared/api';
+import type { AnswerJob, ApiEvent, EvalSetDetail, InspectPage } from '../src/shared/api';
 import { trainConfigSchema } from '../src/shared/schemas';
 import { REPO_ROOT, tempDir, writeTinyDataset } from './api-fixtures';
 import { writeHfRuns, writeProbeSets, writeWorldRunAndSet } from './inspect-fixtures';
@@ -122,6 +122,8 @@ describe('answer jobs', () => {
   });
 
   it('answers every item with both runs, with fingerprints and settings recorded', async () => {
+    const events: Extract<ApiEvent, { type: 'answers:progress' }>[] = [];
+    const off = backend.subscribe((e) => e.type === 'answers:progress' && events.push(e));
     const jobs = await value<AnswerJob[]>('answers:start', { setId: pope.id, models: runIds.map((id) => `run:${id}`), maxTokens: 6 });
     expect(jobs.map((j) => [j.modelKey, j.total, j.settings])).toEqual(runIds.map((id) => [`run:${id}`, 4, { maxTokens: 6, temperature: 0, seed: 0 }]));
     await idle();
@@ -130,6 +132,11 @@ describe('answer jobs', () => {
     expect(done[0]!.modelFingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(done[0]!.modelFingerprint).toBe(done[1]!.modelFingerprint);
     expect(done[0]!.adapterFingerprint).not.toBe(done[1]!.adapterFingerprint);
+    off();
+    // Progress per answer for each job, an ETA once a rate is known, then the end.
+    const first = events.filter((e) => e.jobId === jobs[0]!.id);
+    expect(first.map((e) => [e.status, e.done])).toEqual([['queued', 0], ['running', 1], ['running', 2], ['running', 3], ['running', 4], ['completed', 4]]);
+    expect(first[3]!.etaMs).toEqual(expect.any(Number));
   }, 240_000);
 
   it('reuses stored answers when nothing changed: no process starts, reused = total', async () => {
