@@ -122,6 +122,14 @@ describeWithPython(`torch engine through the app${PYTHON_SKIP_REASON}`, () => {
     // Training moved the adapters (PEFT initialises lora_B to zero).
     expect([...a].filter(([n]) => n.includes('lora_B')).some(([, tb]) => tb.data.some((v) => v !== 0))).toBe(true);
 
+    // m and m' were rendered once per run by the app (src/main/python/images.ts): m' only where the loss uses it.
+    const manifest = (runId: number) => JSON.parse(readFileSync(join(backend.store.getRun(runId)!.runDir, 'torch-images', 'manifest.json'), 'utf8')) as { size: number[]; pairs: { negatives: string[] }[] };
+    expect(manifest(dpo!.id).pairs.map((p) => p.negatives.length)).toEqual([0, 0, 0, 0]);
+    expect(manifest(mdpo!.id).pairs.map((p) => p.negatives.length)).toEqual([1, 1, 1, 1]);
+    expect(manifest(mdpo!.id).size).toEqual([56, 56]);
+    // The resumed run reused its images; the log says so.
+    expect(readFileSync(join(backend.store.getRun(mdpo!.id)!.runDir, 'engine.log'), 'utf8')).toMatch(/\[app\] rendered [^\n]*\n[\s\S]*\[app\] reused [^\n]*: 4 pairs at 56x56 px, 1 m' per pair/);
+
     // The metrics of docs/objective.md, by variant; the loss is finite at every step.
     const dpoSeries = await series(dpo!.id);
     for (const name of ['loss', 'loss/dpo', 'rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies', 'logps/chosen', 'logps/rejected', 'grad_norm', 'learning_rate']) {

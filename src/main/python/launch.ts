@@ -2,7 +2,8 @@
  * The torch engine as a TrainerHandle (python/PROTOCOL.md): the supervisor drives it exactly as
  * it drives the tfjs child. Before the interpreter starts, the job's images folder is rendered
  * (./images.ts); then `<python> -m mdpo_torch.trainer` runs with JSON lines on stdin/stdout.
- * stderr (warnings, tracebacks) goes to <runDir>/engine.log; its tail explains a failed start.
+ * stderr (warnings, tracebacks) goes to <runDir>/engine.log (after the app's own notes on the
+ * images, marked [app]); its tail explains a failed start.
  *
  * While the images render there is no process yet: a cancel ends the run as cancelled, a kill
  * as interrupted, a pause is passed on when the engine is up. When the engine cannot start
@@ -71,12 +72,15 @@ export function launchTorch(job: TrainJob, options: TorchLaunchOptions = {}): Tr
     const negativesDir = job.config.torch.negativesDir;
     if (!negativesDir) throw new Error('The torch job has no config.torch.negativesDir (the supervisor sets it).');
     if (!job.dataset) throw new Error(`Run ${job.runId} has no dataset (it was deleted); nothing to train on.`);
-    const render = options.render ?? renderTorchImages;
-    await render({ config: job.config, recordsFile: job.dataset.recordsFile, outDir: negativesDir, home: job.home, signal: abort.signal });
-    abort.signal.throwIfAborted();
-
     mkdirSync(job.runDir, { recursive: true });
     log = createWriteStream(join(job.runDir, 'engine.log'), { flags: 'a' });
+    log.on('error', () => {}); // the log is for humans; losing it (a deleted run folder) must not end the run
+    const render = options.render ?? renderTorchImages;
+    const note = (m: string) => log?.write(`[app] ${m}\n`);
+    const { manifest, reused } = await render({ config: job.config, recordsFile: job.dataset.recordsFile, outDir: negativesDir, home: job.home, signal: abort.signal, log: note });
+    note(`${reused ? 'reused' : 'rendered'} ${negativesDir}: ${manifest.pairs.length} pairs at ${manifest.size.join('x')} px, ${manifest.epochs} m' per pair`);
+    abort.signal.throwIfAborted();
+
     const pythonPath = [join(job.appRoot, 'python'), process.env.PYTHONPATH].filter(Boolean).join(delimiter);
     const proc = spawn(search.found.path, ['-m', TORCH_MODULE], {
       env: { ...process.env, PYTHONPATH: pythonPath, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', PYTHONUNBUFFERED: '1', ...options.env },
