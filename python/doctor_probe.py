@@ -9,6 +9,7 @@ Shape (src/main/python/doctor.ts parses it; keep the two in step):
   {"probe": 1,
    "python": {"version": "3.11.2", "executable": "...", "implementation": "CPython"},
    "packages": {"torch": {"version": "2.15.0", "error": null}, ...},
+   "optional": {"torchvision": {"version": null, "error": "ModuleNotFoundError: ..."}},
    "torch": {"cuda": "13.2" | null, "hip": null, "threads": 8} | null,
    "devices": {"cuda": [{"index": 0, "name": "...", "memory_bytes": 0, "capability": "8.9",
                          "bf16": true}],
@@ -24,6 +25,8 @@ import sys
 
 # The engine's imports (python/requirements.txt pins their versions).
 PACKAGES = ("torch", "transformers", "peft", "accelerate", "safetensors")
+# Not needed by every family: Qwen2-VL / Qwen2.5-VL processors build a video processor that needs it.
+OPTIONAL = ("torchvision",)
 
 
 def package_version(name):
@@ -67,6 +70,7 @@ def main():
             "implementation": platform.python_implementation(),
         },
         "packages": {name: package_version(name) for name in PACKAGES},
+        "optional": {name: package_version(name) for name in OPTIONAL},
         "torch": None,
         "devices": {"cuda": [], "mps": {"built": False, "available": False}, "cpu_count": os.cpu_count() or 1},
     }

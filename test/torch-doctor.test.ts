@@ -142,6 +142,8 @@ describeWithPython(`doctor with a real Python${PYTHON_SKIP_REASON}`, () => {
       expect(p.pinned).toBe(pins.get(p.name));
     }
     const torch = execFileSync(PYTHON!, ['-c', 'import torch; print(torch.__version__, torch.cuda.device_count(), torch.get_num_threads())'], { encoding: 'utf8' }).trim().split(' ');
+    const hasTorchvision = execFileSync(PYTHON!, ['-c', 'import importlib.util as u; print(u.find_spec("torchvision") is not None)'], { encoding: 'utf8' }).trim() === 'True';
+    expect(d.warnings.some((w) => w.startsWith('torchvision is not installed: Qwen2-VL and Qwen2.5-VL folders cannot load'))).toBe(!hasTorchvision);
     expect(d.packages[0]!.version).toBe(torch[0]);
     expect(d.devices.cuda).toHaveLength(Number(torch[1]));
     expect(d.devices.cpuThreads).toBe(Number(torch[2]));

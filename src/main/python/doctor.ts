@@ -20,6 +20,7 @@ interface ProbeReport {
   probe: number;
   python: { version: string; executable: string; implementation: string };
   packages: Record<string, { version: string | null; error: string | null }>;
+  optional?: Record<string, { version: string | null; error: string | null }>;
   torch: { cuda: string | null; hip: string | null; threads: number } | null;
   devices: {
     cuda: { index: number; name: string; memory_bytes: number; capability: string; bf16: boolean }[];
@@ -135,6 +136,9 @@ export async function runDoctor(options: DoctorOptions): Promise<TorchDoctor> {
     cpuThreads: report.torch?.threads ?? null,
     cpuCount: report.devices.cpu_count,
   };
+  if (report.packages.torch?.version && report.optional?.torchvision && report.optional.torchvision.version === null) {
+    doctor.warnings.push('torchvision is not installed: Qwen2-VL and Qwen2.5-VL folders cannot load (their processor builds a video processor that needs it); the other families train.');
+  }
   if (report.devices.cuda_error) doctor.warnings.push(`CUDA is installed but unusable: ${report.devices.cuda_error}`);
   for (const p of doctor.packages) {
     if (p.version && p.pinned && versionBase(p.version) !== versionBase(p.pinned)) doctor.warnings.push(`${p.name} ${p.version} differs from the tested ${p.pinned} (python/requirements.txt).`);
@@ -165,7 +169,8 @@ const GIB = 1024 ** 3;
 /** The human form of a report (`mdpo doctor` without --json). */
 export function formatDoctor(d: TorchDoctor): string {
   const lines: string[] = ['torch engine'];
-  lines.push(`  python       ${d.python ? `${d.python.path} (${d.python.version ?? 'unknown version'}; from ${d.python.source})` : 'not found'}`);
+  const from = { option: '--python', MDPO_PYTHON: '$MDPO_PYTHON', venv: "the project's .venv", PATH: 'PATH' } as const;
+  lines.push(`  python       ${d.python ? `${d.python.path} (${d.python.version ?? 'unknown version'}; from ${from[d.python.source]})` : 'not found'}`);
   for (const p of d.packages) {
     const state = p.version ?? (p.error ? `missing (${p.error})` : 'not checked');
     lines.push(`  ${p.name.padEnd(12)} ${state}${p.pinned && p.version && versionBase(p.version) !== versionBase(p.pinned) ? `  (tested: ${p.pinned})` : ''}`);
@@ -176,7 +181,7 @@ export function formatDoctor(d: TorchDoctor): string {
     lines.push(`  mps          ${d.devices.mps ? 'available' : 'no'}`);
     lines.push(`  cpu          ${d.devices.cpuThreads ?? '?'} torch threads, ${d.devices.cpuCount ?? '?'} logical CPUs`);
   }
-  if (d.device) lines.push(`  device       ${d.device} (what backend "auto" picks)`);
+  if (d.device) lines.push(`  device       ${d.device} (what torch.device "auto" picks)`);
   for (const w of d.warnings) lines.push(`  warning: ${w}`);
   lines.push(d.ok ? 'ready: the torch engine can run here.' : `not ready: ${d.problem?.message ?? 'unknown problem'}`);
   return lines.join('\n') + '\n';
