@@ -42,13 +42,16 @@ describe('mdpo train --engine torch', () => {
     expect(run!.error.message).toMatch(/^torch\.python \/nonexistent\/python is not there\. Point it at a Python with torch, transformers, peft and accelerate, or drop it to use the project's environment \(`cd ".*" && npm run setup:python` creates it\)\.$/);
   });
 
-  it('an unknown engine, or torch on the built-in base: exit 3, no run', async () => {
+  it('an unknown engine, torch on the built-in base or on a tfjs backend: exit 3, no run', async () => {
     const bad = await cli('train', '--dataset', '1', '--engine', 'jax');
     expect(bad.code).toBe(3);
     expect(bad.err).toMatch(/^mdpo: config\.engine: /);
     const builtin = await cli('train', '--dataset', '1', '--engine', 'torch');
     expect(builtin.code).toBe(3);
     expect(builtin.err).toBe('mdpo: config.baseModel: The torch engine trains a Hugging Face checkpoint folder; the built-in world base runs on the tfjs engine.\n');
+    const webgpu = await cli('train', '--dataset', '1', '--engine', 'torch', '--base', model, '--backend', 'webgpu');
+    expect(webgpu.code).toBe(3);
+    expect(webgpu.err).toBe('mdpo: config.backend: The torch engine runs on auto, cuda or cpu (Apple MPS: torch.device "mps"); "webgpu" is a tfjs backend.\n');
     const runs = await cli('runs', 'list', '--json');
     expect((JSON.parse(runs.out) as unknown[]).length).toBe(1);
   });

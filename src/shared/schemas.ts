@@ -116,6 +116,9 @@ export const trainConfigSchema = z.object({
   if (c.engine === 'torch' && c.baseModel === BUILTIN_BASE) {
     ctx.addIssue({ code: 'custom', path: ['baseModel'], message: 'The torch engine trains a Hugging Face checkpoint folder; the built-in world base runs on the tfjs engine.' });
   }
+  if (c.engine === 'torch' && !['auto', 'cuda', 'cpu'].includes(c.backend)) {
+    ctx.addIssue({ code: 'custom', path: ['backend'], message: `The torch engine runs on auto, cuda or cpu (Apple MPS: torch.device "mps"); "${c.backend}" is a tfjs backend.` });
+  }
 });
 
 /** What a caller sends (defaults optional). */
