@@ -80,3 +80,19 @@ def test_exported_adapter_loads_in_peft_and_gives_the_trained_logps(tmp_path, ti
     for name in ("logps/chosen", "logps/rejected", "logps/imageless_chosen", "rewards/margins", "loss"):
         assert values[name] == pytest.approx(logged[name], abs=1e-4), name
     assert abs(values["rewards/chosen"]) > 1e-3  # the adapter really moved the model away from the reference
+
+
+@pytest.mark.parametrize("variant,anchor,terms", [
+    ("dpo", "chosen", 1),
+    ("dpo-no-image", "chosen", 1),
+    ("mdpo-no-conditional", "chosen+rejected", 3),
+    ("mdpo-no-anchor", "chosen", 2),
+    ("mdpo", "chosen+rejected+negative", 5),
+])
+def test_every_variant_and_anchor_placement_runs_through_the_engine(tmp_path, tiny_model, variant, anchor, terms):
+    """Step 1 (adapters at PEFT's init, B = 0): every active -log σ piece is log 2, so the loss is
+    (number of pieces) x log 2; m' is scored only when a term needs it."""
+    _, steps = train(tmp_path, tiny_model("idefics3"), maxSteps=1, variant=variant, anchor=anchor)
+    m = steps[0]["metrics"]
+    assert m["loss"] == pytest.approx(terms * 0.6931471805599453, abs=1e-6)
+    assert ("logps/imageless_chosen" in m) == (variant in ("mdpo", "mdpo-no-anchor"))
