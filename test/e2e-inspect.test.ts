@@ -106,7 +106,7 @@ describe.skipIf(!haveChromium)('Inspect: your data, end to end in the browser', 
     await shot('inspect-02-answers');
   }, 300_000);
 
-  it('marks a span with select + h, gives verdicts with 1-4 and j/k, and the tallies follow; u undoes', async () => {
+  it('marks a span with select + h (and unmarks), gives verdicts with 1-4 and j/k, and the tallies follow; u undoes; notes are kept', async () => {
     // Select the first characters of answer A, as a mouse would.
     // (A string, so the DOM code does not need the DOM typings of the Node test project.)
     const marked = await page.evaluate<string>(`(() => {
@@ -124,7 +124,13 @@ describe.skipIf(!haveChromium)('Inspect: your data, end to end in the browser', 
     })()`);
     expect(marked.trim().length, 'answer A of the first item has text to select').toBeGreaterThan(0);
     await page.keyboard.press('h');
-    await expect.poll(() => page.locator('[data-testid="probe-answer-A"] mark.human').textContent()).toBe(marked);
+    const human = page.locator('[data-testid="probe-answer-A"] mark.human');
+    await expect.poll(() => human.textContent()).toBe(marked);
+    // Unmark with its × button, then u brings the mark back.
+    await page.locator('[data-testid="probe-answer-A"] button.unmark').click();
+    await expect.poll(() => human.count()).toBe(0);
+    await page.keyboard.press('u');
+    await expect.poll(() => human.textContent()).toBe(marked);
     await page.keyboard.press('2');
     await expect.poll(() => page.getByTestId('verdict').textContent()).toBe('B better');
     await expect.poll(tallyText).toContain('Judged 1 of 4 · 3 left');
@@ -143,6 +149,15 @@ describe.skipIf(!haveChromium)('Inspect: your data, end to end in the browser', 
     await page.keyboard.press('u');
     await expect.poll(tallyText).toContain('Judged 2 of 4 · 2 left');
     await page.keyboard.press('k');
+    // A note is saved when the field loses focus, and is there when the item comes back.
+    await page.getByLabel('Note').fill('B does not invent a cat');
+    await page.getByLabel('Note').blur();
+    await page.keyboard.press('j');
+    await page.keyboard.press('k');
+    await expect.poll(() => page.getByLabel('Note').inputValue()).toBe('B does not invent a cat');
+    // The first item: its marked span and its verdict.
+    await page.keyboard.press('k');
+    await expect.poll(() => human.count()).toBe(1);
     await shot('inspect-03-judged');
   }, 120_000);
 

@@ -85,7 +85,8 @@ export class ProbeInspectState {
     await this.guard(async () => {
       const api = getApi();
       this.jobs = await api.answers.jobs({ setId });
-      this.page = modelA && modelB ? await api.inspect.page({ setId, modelA, modelB }) : null;
+      // The first 500 items (the API's page limit); the tallies and scores always cover the whole set.
+      this.page = modelA && modelB ? await api.inspect.page({ setId, modelA, modelB, limit: 500 }) : null;
     });
   }
 
