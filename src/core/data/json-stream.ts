@@ -60,97 +60,124 @@ export class ArraySplitter {
 
   push(chunk: Uint8Array): Piece[] {
     const out: Piece[] = [];
-    let pieceStart = -1; // index in this chunk where the current element's bytes start
-    if (this.mode === 'element') pieceStart = 0;
-    for (let i = 0; i < chunk.length; i++) {
+    if (this.mode === 'failed') return out;
+    // The hot loop works on locals (written back at the end): a JSON list of a million
+    // records is scanned byte by byte.
+    let mode = this.mode;
+    let line = this.line;
+    let column = this.column;
+    let inString = this.inString;
+    let escaped = this.escaped;
+    const stack = this.stack;
+    let pieceStart = mode === 'element' ? 0 : -1;
+    const n = chunk.length;
+    let i = 0;
+    for (; i < n; i++) {
       const c = chunk[i];
       if (c === NL) {
-        this.line++;
-        this.column = 0;
-      } else if (!isContinuation(c)) this.column++;
-      const at = (): SyntaxProblem => ({ line: this.line, column: Math.max(1, this.column), detail: '' });
-      const fail = (detail: string): Piece[] => {
-        this.problem = { ...at(), detail };
-        this.mode = 'failed';
-        return out;
-      };
-      switch (this.mode) {
-        case 'failed':
-        case 'done':
-          if (this.mode === 'done' && !isWs(c)) return fail(`unexpected ${show(c)} after the end of the list`);
-          break;
-        case 'start':
-          if (this.offset + i < 3 && (c === 0xef || c === 0xbb || c === 0xbf)) break; // UTF-8 BOM
-          if (isWs(c)) break;
-          if (c !== 0x5b) {
-            this.notArray = true;
-            this.mode = 'failed';
+        line++;
+        column = 0;
+      } else if ((c & 0xc0) !== 0x80) column++;
+      if (mode === 'element') {
+        if (inString) {
+          if (escaped) escaped = false;
+          else if (c === 0x5c) escaped = true;
+          else if (c === 0x22) {
+            inString = false;
+            if (stack.length === 0) {
+              this.emit(out, chunk, pieceStart, i + 1);
+              mode = 'after';
+            }
+          }
+          continue;
+        }
+        if (this.scalar) {
+          if (isWs(c) || c === 0x2c || c === 0x5d) {
+            // The delimiter is not part of the element.
+            this.emit(out, chunk, pieceStart, i);
+            mode = c === 0x2c ? 'next' : c === 0x5d ? 'done' : 'after';
+          }
+          continue;
+        }
+        if (c === 0x22) inString = true;
+        else if (c === 0x5b || c === 0x7b) stack.push(CLOSER[c]);
+        else if (c === 0x5d || c === 0x7d) {
+          const want = stack.pop();
+          if (want !== c) {
+            this.fail(line, column, `unexpected ${show(c)}: expected ${want === undefined ? 'nothing' : show(want)} to close the ${want === 0x5d ? 'list' : 'object'} opened earlier in this record (line ${this.start?.line})`);
             return out;
           }
-          this.mode = 'first';
-          break;
-        case 'first':
-        case 'next':
-          if (isWs(c)) break;
-          if (c === 0x5d) {
-            if (this.mode === 'next') return fail('expected a value after ","; a trailing comma is not JSON');
-            this.mode = 'done';
-            break;
-          }
-          if (c === 0x2c) return fail('expected a value, found ","');
-          this.mode = 'element';
-          this.start = { bytes: new Uint8Array(0), line: this.line, column: this.column, offset: this.offset + i };
-          this.parts = [];
-          pieceStart = i;
-          this.stack = [];
-          this.scalar = false;
-          if (c === 0x22) this.inString = true;
-          else if (c === 0x5b || c === 0x7b) this.stack.push(CLOSER[c]);
-          else if (c === 0x5d || c === 0x7d) return fail(`unexpected ${show(c)}`);
-          else this.scalar = true;
-          break;
-        case 'element': {
-          let ended = false;
-          if (this.inString) {
-            if (this.escaped) this.escaped = false;
-            else if (c === 0x5c) this.escaped = true;
-            else if (c === 0x22) {
-              this.inString = false;
-              ended = this.stack.length === 0;
-            }
-          } else if (this.scalar) {
-            if (isWs(c) || c === 0x2c || c === 0x5d) {
-              // The delimiter is not part of the element: emit, then handle it as 'after'.
-              this.emit(out, chunk, pieceStart, i);
-              this.mode = 'after';
-              if (c === 0x2c) this.mode = 'next';
-              else if (c === 0x5d) this.mode = 'done';
-              break;
-            }
-          } else if (c === 0x22) this.inString = true;
-          else if (c === 0x5b || c === 0x7b) this.stack.push(CLOSER[c]);
-          else if (c === 0x5d || c === 0x7d) {
-            const want = this.stack.pop();
-            if (want !== c) return fail(`unexpected ${show(c)}: expected ${want === undefined ? 'nothing' : show(want)} to close the ${want === 0x5d ? 'list' : 'object'} opened earlier in this record (line ${this.start?.line})`);
-            ended = this.stack.length === 0;
-          }
-          if (ended) {
+          if (stack.length === 0) {
             this.emit(out, chunk, pieceStart, i + 1);
-            this.mode = 'after';
+            mode = 'after';
           }
-          break;
         }
-        case 'after':
-          if (isWs(c)) break;
-          if (c === 0x2c) this.mode = 'next';
-          else if (c === 0x5d) this.mode = 'done';
-          else return fail(`expected "," or "]" after a record, found ${show(c)}`);
-          break;
+        continue;
+      }
+      if (mode === 'after') {
+        if (isWs(c)) continue;
+        if (c === 0x2c) mode = 'next';
+        else if (c === 0x5d) mode = 'done';
+        else {
+          this.fail(line, column, `expected "," or "]" after a record, found ${show(c)}`);
+          return out;
+        }
+        continue;
+      }
+      if (mode === 'first' || mode === 'next') {
+        if (isWs(c)) continue;
+        if (c === 0x5d) {
+          if (mode === 'next') {
+            this.fail(line, column, 'expected a value after ","; a trailing comma is not JSON');
+            return out;
+          }
+          mode = 'done';
+          continue;
+        }
+        if (c === 0x2c || c === 0x7d) {
+          this.fail(line, column, `expected a value, found ${show(c)}`);
+          return out;
+        }
+        mode = 'element';
+        this.start = { bytes: new Uint8Array(0), line, column, offset: this.offset + i };
+        this.parts = [];
+        pieceStart = i;
+        stack.length = 0;
+        this.scalar = false;
+        if (c === 0x22) inString = true;
+        else if (c === 0x5b || c === 0x7b) stack.push(CLOSER[c]);
+        else this.scalar = true;
+        continue;
+      }
+      if (mode === 'start') {
+        if (this.offset + i < 3 && (c === 0xef || c === 0xbb || c === 0xbf)) continue; // UTF-8 BOM
+        if (isWs(c)) continue;
+        if (c !== 0x5b) {
+          this.notArray = true;
+          this.mode = 'failed';
+          return out;
+        }
+        mode = 'first';
+        continue;
+      }
+      if (mode === 'done' && !isWs(c)) {
+        this.fail(line, column, `unexpected ${show(c)} after the end of the list`);
+        return out;
       }
     }
-    if (this.mode === 'element' && pieceStart >= 0) this.parts.push(chunk.subarray(pieceStart));
-    this.offset += chunk.length;
+    if (mode === 'element' && pieceStart >= 0) this.parts.push(chunk.subarray(pieceStart));
+    this.mode = mode;
+    this.line = line;
+    this.column = column;
+    this.inString = inString;
+    this.escaped = escaped;
+    this.offset += n;
     return out;
+  }
+
+  private fail(line: number, column: number, detail: string): void {
+    this.problem = { line, column: Math.max(1, column), detail };
+    this.mode = 'failed';
   }
 
   private emit(out: Piece[], chunk: Uint8Array, from: number, to: number): void {
