@@ -35,6 +35,8 @@ interface Options {
 export interface PhaseResult {
   phase: string;
   wallMs: number;
+  /** User + system CPU time of the phase's process (steadier than wall time on a shared machine). */
+  cpuMs: number;
   peakRssMB: number;
   records: number;
   valid: number;
@@ -122,7 +124,8 @@ export async function generate(dir: string, o: Pick<Options, 'records' | 'format
 /** One phase in this process (the child). Prints one JSON line. */
 async function runPhase(phase: string, root: string, home: string): Promise<void> {
   const t0 = performance.now();
-  let r: Omit<PhaseResult, 'phase' | 'wallMs' | 'peakRssMB'>;
+  const cpu0 = process.cpuUsage();
+  let r: Omit<PhaseResult, 'phase' | 'wallMs' | 'cpuMs' | 'peakRssMB'>;
   if (phase === 'validate') {
     const mod = (await import('../src/core/data/import')) as Record<string, unknown>;
     // validateDataset keeps no record; before it existed (the old importer), importDataset.
@@ -141,8 +144,9 @@ async function runPhase(phase: string, root: string, home: string): Promise<void
     store.close();
   }
   const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const peakRssMB = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ phase, wallMs, peakRssMB, ...r }));
+  console.log(JSON.stringify({ phase, wallMs, cpuMs: (cpu.user + cpu.system) / 1000, peakRssMB, ...r }));
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -166,21 +170,22 @@ async function main(argv: string[]): Promise<void> {
       if (p.status !== 0 || !line.startsWith('{')) {
         const tail = `${p.stdout}\n${p.stderr}`.trim().split('\n').slice(-8).join('\n');
         log(`${phase}: FAILED after ${((performance.now() - t) / 1000).toFixed(1)} s (exit ${p.status ?? p.signal}):\n${tail}`);
-        results.push({ phase, wallMs: performance.now() - t, peakRssMB: NaN, records: 0, valid: 0, errors: 0, firstError: tail, reportBytes: 0 });
+        results.push({ phase, wallMs: performance.now() - t, cpuMs: NaN, peakRssMB: NaN, records: 0, valid: 0, errors: 0, firstError: tail, reportBytes: 0 });
         continue;
       }
       const r = JSON.parse(line) as PhaseResult;
       results.push(r);
-      log(`${phase}: ${(r.wallMs / 1000).toFixed(1)} s, peak RSS ${r.peakRssMB.toFixed(0)} MB, ${r.valid.toLocaleString('en')} of ${r.records.toLocaleString('en')} valid, ${r.errors} error(s)${r.firstError ? `: ${r.firstError}` : ''}`);
+      log(`${phase}: ${(r.wallMs / 1000).toFixed(1)} s wall (${(r.cpuMs / 1000).toFixed(1)} s CPU), peak RSS ${r.peakRssMB.toFixed(0)} MB, ${r.valid.toLocaleString('en')} of ${r.records.toLocaleString('en')} valid, ${r.errors} error(s)${r.firstError ? `: ${r.firstError}` : ''}`);
     }
     const result = { command: `npm run bench:import${argv.length ? ` -- ${argv.join(' ')}` : ''}`, startedAt: new Date().toISOString(), machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, loadAvg: os.loadavg() }, options: o, dataBytes: g.bytes, results };
     const file = o.out ?? join('bench-results', `import-${result.startedAt.replace(/[:.]/g, '-')}.json`);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, JSON.stringify(result, null, 2));
     log('');
-    log(`| records | format | phase | wall s | peak RSS MB | valid | errors |`);
-    log(`|---|---|---|---|---|---|---|`);
-    for (const r of results) log(`| ${o.records.toLocaleString('en')} | ${o.format} | ${r.phase} | ${(r.wallMs / 1000).toFixed(1)} | ${r.peakRssMB.toFixed(0)} | ${r.valid.toLocaleString('en')} | ${r.errors} |`);
+    log(`machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.node}; load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    log(`| records | format | phase | wall s | CPU s | peak RSS MB | valid | errors |`);
+    log(`|---|---|---|---|---|---|---|---|`);
+    for (const r of results) log(`| ${o.records.toLocaleString('en')} | ${o.format} | ${r.phase} | ${(r.wallMs / 1000).toFixed(1)} | ${(r.cpuMs / 1000).toFixed(1)} | ${r.peakRssMB.toFixed(0)} | ${r.valid.toLocaleString('en')} | ${r.errors} |`);
     log(`written: ${file}`);
     if (results.some((r) => !Number.isFinite(r.peakRssMB))) process.exitCode = 1;
   } finally {
