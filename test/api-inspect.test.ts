@@ -162,6 +162,34 @@ describe('answer jobs', () => {
   }, 240_000);
 });
 
+describe('cancel', () => {
+  it('cancels a queued job at once and a running one between items; both keep their answers for a resume', async () => {
+    let cancelRunning: Promise<unknown> | null = null;
+    const off = backend.subscribe((e) => {
+      if (e.type === 'answers:progress' && e.status === 'running' && e.done === 1 && !cancelRunning) cancelRunning = value('answers:cancel', { jobId: e.jobId });
+    });
+    const jobs = await value<AnswerJob[]>('answers:start', { setId: pope.id, models: runIds.map((id) => `run:${id}`), maxTokens: 5 });
+    const queued = await value<AnswerJob>('answers:cancel', { jobId: jobs[1]!.id });
+    expect(queued).toMatchObject({ status: 'cancelled', done: 0 });
+    await waitJobs();
+    off();
+    const [running] = (await value<AnswerJob[]>('answers:jobs', { setId: pope.id })).filter((j) => j.id === jobs[0]!.id);
+    expect(running!.status).toBe('cancelled');
+    expect(running!.done).toBeGreaterThanOrEqual(1);
+    expect(running!.done).toBeLessThan(4);
+    const again = await call('answers:cancel', { jobId: jobs[0]!.id });
+    expect(again).toMatchObject({ ok: false, error: { code: 'conflict', field: 'jobId' } });
+    const [resumed] = await value<AnswerJob[]>('answers:start', { setId: pope.id, models: [`run:${runIds[0]}`], maxTokens: 5 });
+    expect(resumed!.reused).toBe(running!.done);
+    await waitJobs();
+    // The page shows each model's newest job: back to the 6-token answers (all reused, no process).
+    const before = launched;
+    const back = await value<AnswerJob[]>('answers:start', { setId: pope.id, models: runIds.map((id) => `run:${id}`), maxTokens: 6 });
+    expect(back.map((j) => [j.status, j.reused])).toEqual([['completed', 4], ['completed', 4]]);
+    expect(launched).toBe(before);
+  }, 240_000);
+});
+
 describe('judging, tallies, exports', () => {
   const A = () => `run:${runIds[0]}`;
   const B = () => `run:${runIds[1]}`;
