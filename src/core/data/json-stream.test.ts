@@ -98,3 +98,36 @@ describe('locateJsonError', () => {
     expect(lineColumn('ab\ncd', 4, 10, 3)).toEqual({ line: 11, column: 2 });
   });
 });
+
+describe('records file (RecordsWriter, readRecordsFile, readRecordsFileSync)', () => {
+  it('writes batches as one JSON list and reads it back element by element, naming a broken file', async () => {
+    const { mkdtemp, rm, writeFile, readFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { RecordsWriter, readRecordsFile, readRecordsFileSync } = await import('./records-file');
+    const dir = await mkdtemp(join(tmpdir(), 'mdpo-records-'));
+    try {
+      const file = join(dir, 'records.json');
+      const w = new RecordsWriter(file);
+      const all: Array<Record<string, unknown>> = [];
+      for (let b = 0; b < 3; b++) {
+        const batch = Array.from({ length: 4 }, (_, k) => ({ index: b * 4 + k, prompt: `q "${b}" ] } [ {`, chosen: 'é\n', rejected: 'no' }));
+        all.push(...batch);
+        await w.write(batch as never);
+      }
+      await w.write([]);
+      await w.close();
+      expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(all);
+      expect(readRecordsFileSync(file)).toEqual(all);
+      expect(await readRecordsFile(file)).toEqual(all);
+      const empty = join(dir, 'empty.json');
+      const e = new RecordsWriter(empty);
+      await e.close();
+      expect(readRecordsFileSync(empty)).toEqual([]);
+      await writeFile(join(dir, 'cut.json'), '[\n{"index": 0},\n{"index"');
+      expect(() => readRecordsFileSync(join(dir, 'cut.json'))).toThrow(`${join(dir, 'cut.json')}:3:9: ends inside the record that starts at line 3, column 1 (cut off?)`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
