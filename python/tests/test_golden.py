@@ -55,29 +55,11 @@ def test_layout_logps_and_loss_match_the_goldens(family):
 def test_one_step_of_the_loop_matches_the_goldens_adamw_step(family):
     """This engine's loop (reference cache, loss, clipping, AdamW with the app's settings) from the
     goldens' initial adapter: grad_norm, loss and the adapter after one step equal torch's own."""
-    from peft import PeftModel
     from safetensors import safe_open
 
-    from mdpo_torch.data.records import Pair
-    from mdpo_torch.train import LoopConfig, LoopHooks, PreferenceTask, PreparedPair, train_preference
+    from golden_loop import run_golden_loop
 
-    g = json.loads((ROOT / family / "golden.json").read_text())
-    s = g["settings"]
-    folder = ROOT / family / "model"
-    processor = load_processor(folder)
-    model = PeftModel.from_pretrained(load_model(folder, torch.float32), str(ROOT / family / "adapter-init"), is_trainable=True)
-    model.train()
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    pair = Pair(0, "golden", g["question"], g["chosen"], g["rejected"], ROOT / "inputs" / "image.png",
-                (ROOT / "inputs" / "image-neg.png",))
-    prepared = [PreparedPair(pair, g["prompt_text"], tuple(g["chosen_ids"]), tuple(g["rejected_ids"]), tuple(g["prompt_ids"]))]
-    objective = objective_config("mdpo", beta=s["beta"], delta=s["delta"])
-    cfg = LoopConfig(objective=objective, learning_rate=s["adamw"]["lr"], schedule="constant", warmup_ratio=0.0, epochs=1,
-                     batch_size=1, grad_accum=1, max_grad_norm=s["max_grad_norm"], weight_decay=s["adamw"]["weight_decay"],
-                     adam_beta2=s["adamw"]["betas"][1], adam_eps=s["adamw"]["eps"], max_steps=1)
-    task = PreferenceTask(model, processor, prepared, objective, fixed_per_pair=True, autocast=None, device=torch.device("cpu"))
-    steps: list[dict] = []
-    train_preference(model, task, params, cfg, LoopHooks(on_step=steps.append))
+    g, _model, params, steps = run_golden_loop(family, 1)
     m = steps[0]["metrics"]
     assert m["loss"] == pytest.approx(g["loss"], abs=1e-4)
     assert m["grad_norm"] == pytest.approx(g["grad_norm"], rel=1e-4)
