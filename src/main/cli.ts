@@ -18,6 +18,7 @@ import { openBackend, type Backend } from './backend-context';
 import { resolveHome } from './home';
 import { renderRunReport, metricsCsv } from './report';
 import { HELP_INSPECT, inspectCommand } from './cli-inspect';
+import { exportJobCommand, HELP_JOBS, importJobCommand, JobInputError } from './jobs/cli-jobs';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, badInput: 3, interrupted: 4, conflict: 5 } as const;
 
@@ -57,7 +58,7 @@ Usage: mdpo <command> [options]
                                       CHAIR_s, CHAIR_i, Cover, Cog, POPE (stored with the run)
   runs export <id> --out <dir> [--what metrics,report,adapter]
                                       metrics.csv, report.html, adapter/ (PEFT layout)
-${HELP_INSPECT}  demo [--quick]                      the built-in demo (shipped base -> pairs -> dpo vs mdpo ->
+${HELP_JOBS}${HELP_INSPECT}  demo [--quick]                      the built-in demo (shipped base -> pairs -> dpo vs mdpo ->
                                       exact metrics), recorded in the store like any runs
   serve [--port N] [--renderer <dir>] browser mode on 127.0.0.1 (prints the URL with its token)
   doctor [--python <interpreter>]     the torch engine's Python, packages and devices (exit 1 when not ready)
@@ -219,6 +220,8 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
         format: { type: 'string' },
         import: { type: 'boolean' },
         'max-tokens': { type: 'string' },
+        processes: { type: 'string' },
+        'no-model': { type: 'boolean' },
         temperature: { type: 'string' },
       },
     });
@@ -301,6 +304,22 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
           print(list, () => table([['ID', 'NAME', 'VARIANT', 'STATUS', 'STEP', 'LOSS', 'PAIR'], ...list.map((r) => [String(r.id), r.name, r.variant, r.status, `${r.step}/${r.totalSteps ?? '?'}`, r.latest.loss?.toFixed(4) ?? '', r.pairId?.slice(0, 8) ?? ''])]));
           return EXIT.ok;
         }
+        if (sub === 'export-job' || sub === 'import-job') {
+          if (!arg) throw usage(`runs ${sub} needs ${sub === 'export-job' ? 'a run id or a config file' : 'a job folder'}.`);
+          try {
+            if (sub === 'export-job') {
+              const r = await exportJobCommand(open(), arg, flags, (m) => !json && io.err(`${m}\n`));
+              print(r, () => `wrote ${r.dir} (${r.files} files): see its README.md\n`);
+            } else {
+              const r = importJobCommand(open(), arg);
+              print(r, () => `imported as run ${r.runId} (${r.status}, step ${r.step}/${r.totalSteps ?? '?'}, checkpoints ${r.checkpoints.join(', ') || 'none'})${r.status === 'completed' ? '' : `; \`mdpo runs resume ${r.runId}\` continues it`}\n`);
+            }
+          } catch (e) {
+            if (e instanceof JobInputError) throw new CliError(e.message, EXIT.badInput);
+            throw e;
+          }
+          return EXIT.ok;
+        }
         const runId = num('id', arg);
         if (runId === undefined) throw usage(`runs ${sub ?? ''} needs a run id.`);
         if (sub === 'show') {
@@ -344,7 +363,7 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
           print({ runId, written }, () => written.map((w) => `wrote ${w}\n`).join(''));
           return EXIT.ok;
         }
-        throw usage(`Unknown runs command "${sub ?? ''}": expected list, show, resume or export.`);
+        throw usage(`Unknown runs command "${sub ?? ''}": expected list, show, resume, export, export-job or import-job.`);
       }
 
       case 'eval': {

@@ -1,0 +1,100 @@
+/** The scripts and README of an exported cluster job (./export.ts). Every path in them is relative to the job folder. */
+import type { JobSpec } from './export';
+
+/** accelerate's config for one machine; NPROC in launch.sh overrides num_processes. */
+export function acceleratePlainYaml(processes: number): string {
+  return [
+    '# accelerate config for this job (accelerate launch --config_file accelerate.yaml).',
+    '# DDP on one machine; for FSDP or DeepSpeed ZeRO, replace this file with `accelerate config` output.',
+    'compute_environment: LOCAL_MACHINE',
+    `distributed_type: ${processes > 1 ? 'MULTI_GPU' : 'NO'}`,
+    'mixed_precision: "no"   # the engine sets bf16 autocast itself (config.torch.precision)',
+    `num_processes: ${processes}`,
+    'num_machines: 1',
+    'machine_rank: 0',
+    'main_training_function: main',
+    'rdzv_backend: static',
+    'same_network: true',
+    'use_cpu: false',
+    '',
+  ].join('\n');
+}
+
+export function launchScript(processes: number): string {
+  return `#!/usr/bin/env bash
+# Runs this job on one machine: NPROC processes (default ${processes}) under accelerate.
+#   PYTHON=/path/to/python ./launch.sh          (default: python3 on PATH)
+#   NPROC=1 ./launch.sh                         (one process)
+# Output goes to ./out: events.jsonl (metrics, checkpoints, the end), checkpoints/, adapter/.
+# Run it again after an interruption: it resumes from out/checkpoints/latest.json.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON="\${PYTHON:-python3}"
+NPROC="\${NPROC:-${processes}}"
+export PYTHONPATH="$PWD/engine\${PYTHONPATH:+:$PYTHONPATH}"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
+if [ ! -f model/config.json ]; then
+  echo "launch.sh: put the base model folder at ./model (config.json + *.safetensors): see README.md" >&2
+  exit 3
+fi
+if [ "$NPROC" -gt 1 ]; then
+  exec "$PYTHON" -m accelerate.commands.launch --config_file accelerate.yaml --num_processes "$NPROC" \\
+    -m mdpo_torch.job --job job.json --out out
+fi
+exec "$PYTHON" -m mdpo_torch.job --job job.json --out out
+`;
+}
+
+export function slurmScript(processes: number): string {
+  return `#!/usr/bin/env bash
+# Example SLURM script (adapt partition, account, time, modules). One node, ${processes} GPU(s):
+#   sbatch slurm.sbatch
+# Preemption: SLURM sends SIGTERM; the engine checkpoints the current step and stops; requeue
+# (or sbatch again) resumes from out/checkpoints/latest.json.
+#SBATCH --job-name=mdpo
+#SBATCH --nodes=1
+#SBATCH --ntasks-per-node=1
+#SBATCH --gpus-per-node=${processes}
+#SBATCH --cpus-per-task=8
+#SBATCH --time=24:00:00
+#SBATCH --signal=TERM@120
+#SBATCH --requeue
+#SBATCH --output=slurm-%j.out
+set -euo pipefail
+cd "\${SLURM_SUBMIT_DIR:-$(dirname "$0")}"
+# module load cuda; source venv/bin/activate   (an environment with requirements.txt installed)
+NPROC="\${SLURM_GPUS_ON_NODE:-${processes}}" srun ./launch.sh
+`;
+}
+
+export function jobReadme(spec: JobSpec, modelIncluded: boolean): string {
+  const c = spec.config;
+  return `# mDPO Studio cluster job: ${spec.name}
+
+Exported by ${spec.lineage.app} on ${spec.lineage.exportedAt}${spec.lineage.run ? ` from run ${spec.lineage.run.id} (${spec.lineage.run.name})` : ''}.
+Variant ${c.variant}, ${c.maxSteps ?? `${c.epochs} epoch(s)`} ${c.maxSteps ? 'steps' : ''}, batch ${c.batchSize} x grad-accum ${c.gradAccum}, seed ${c.seed}.
+
+## Contents
+- \`job.json\`: the job (config, relative paths, lineage).
+- \`data/records.json\`, \`data/images/\`: the pairs, and m / m' as the app rendered them.
+- \`model/\`: the base model${modelIncluded ? '' : ' — NOT included: copy the Hugging Face folder there (config.json, *.safetensors, tokenizer and processor files)'}.
+- \`engine/mdpo_torch\`: the torch engine; \`requirements.txt\`: its pinned packages.
+- \`accelerate.yaml\`, \`launch.sh\` (one machine), \`slurm.sbatch\` (an example for SLURM).
+
+## Run it
+\`\`\`sh
+python3 -m venv venv && . venv/bin/activate && pip install -r requirements.txt
+./launch.sh                      # NPROC=${spec.processes} processes by default; PYTHON=... to pick the interpreter
+sbatch slurm.sbatch              # or on a SLURM cluster
+\`\`\`
+The run writes \`out/events.jsonl\` (one JSON message per line: started, metrics, progress,
+checkpoint, done/cancelled/failed), \`out/checkpoints/\` and, at the end, \`out/adapter/\` (PEFT).
+Interrupted (a kill, a preemption)? Run \`./launch.sh\` again: it resumes from the last checkpoint.
+
+## Bring it back
+Copy the folder (at least job.json and out/) to the app's machine, then
+\`mdpo runs import-job <folder>\` (or Runs > Import job in the app). A finished job becomes a
+completed run with its curves; an interrupted one becomes an interrupted run that
+\`mdpo runs resume <id>\` continues locally from its last checkpoint.
+`;
+}

@@ -1,0 +1,179 @@
+/**
+ * Cluster jobs (issue 16, items 2-3): `mdpo runs export-job` writes a self-contained folder with
+ * nothing of this machine in it; its launch.sh trains with the torch engine without the app; `mdpo
+ * runs import-job` brings the result back as a run that equals the same run trained locally
+ * (metrics and adapters to 1e-5, fp32 CPU); a job killed mid-run (SIGKILL of its process group)
+ * imports as interrupted and `runs resume` finishes it locally, again equal to the local run.
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { dispatch } from '../src/main/api/dispatch';
+import { openBackend, type Backend } from '../src/main/backend-context';
+import { runCli } from '../src/main/cli';
+import { decodeSafetensors } from '../src/core/model/safetensors';
+import type { ApiChannel, ApiOutputs, MetricSeries } from '../src/shared/api';
+import type { MethodInput } from '../src/shared/schemas';
+import { tempDir } from './api-fixtures';
+import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
+import { buildTinyCheckpoint, writeGradientDataset } from './torch-fixtures';
+
+const STEPS = 4;
+const t = tempDir('mdpo-cluster-job-');
+const home = join(t.dir, 'home');
+let backend: Backend;
+let model: string;
+let datasetId: number;
+
+async function call<C extends ApiChannel>(channel: C, input: MethodInput<C>): Promise<ApiOutputs[C]> {
+  const r = await dispatch(backend.handlers, channel, input);
+  if (!r.ok) throw new Error(`${channel}: ${r.error.message}`);
+  return r.value as ApiOutputs[C];
+}
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli([...args, '--home', home], { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
+  return { code, out: out.join(''), err: err.join('') };
+}
+
+const config = () => ({
+  datasetId, engine: 'torch', baseModel: model, seed: 3, maxSteps: STEPS, batchSize: 2, gradAccum: 1, checkpointEvery: 1, learningRate: 0.01,
+  lora: { rank: 8, alpha: 16 }, torch: { python: PYTHON, imageSize: 56, device: 'cpu', precision: 'fp32' },
+});
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((e) => (statSync(join(dir, e)).isDirectory() ? filesUnder(join(dir, e)) : [join(dir, e)]));
+}
+
+/** Runs launch.sh in its own process group; `killAfterCheckpoint` SIGKILLs the whole group once that step's checkpoint is logged. */
+function launch(jobDir: string, killAfterCheckpoint?: number): Promise<{ code: number | null; signal: string | null }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('./launch.sh', [], { cwd: jobDir, detached: true, env: { ...process.env, PYTHON: PYTHON!, NPROC: '1', PYTHONPATH: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+    let timer: NodeJS.Timeout | undefined;
+    if (killAfterCheckpoint !== undefined) {
+      const events = join(jobDir, 'out', 'events.jsonl');
+      timer = setInterval(() => {
+        const text = existsSync(events) ? readFileSync(events, 'utf8') : '';
+        if (text.split('\n').some((l) => l.includes('"type": "checkpoint"') && l.includes(`"step": ${killAfterCheckpoint},`))) {
+          clearInterval(timer);
+          process.kill(-p.pid!, 'SIGKILL');
+        }
+      }, 50);
+    }
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      clearInterval(timer);
+      if (code !== 0 && signal === null) reject(new Error(`launch.sh exited with ${code}:\n${stderr}`));
+      else resolve({ code, signal });
+    });
+  });
+}
+
+const adapterOf = (runId: number) => decodeSafetensors(readFileSync(join(backend.store.getRun(runId)!.runDir, 'adapter', 'adapter_model.safetensors'))).tensors;
+const seriesOf = async (runId: number) => new Map((await call('runs:metrics', { runId })).series.map((s: MetricSeries) => [s.name, s]));
+
+async function expectSameRun(runId: number, reference: number): Promise<void> {
+  const got = await seriesOf(runId);
+  const want = await seriesOf(reference);
+  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+  for (const [name, s] of want) {
+    expect(got.get(name)!.steps, name).toEqual([1, 2, 3, 4]);
+    got.get(name)!.values.forEach((v, i) => expect(Math.abs((v as number) - (s.values[i] as number)), `${name} at step ${i + 1}`).toBeLessThan(1e-5));
+  }
+  const a = adapterOf(runId);
+  const b = adapterOf(reference);
+  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+  let maxDiff = 0;
+  for (const [name, ta] of a) ta.data.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - b.get(name)!.data[i]!))));
+  expect(maxDiff).toBeLessThan(1e-5);
+  expect([...a].some(([n, tb]) => n.includes('lora_B') && tb.data.some((v) => v !== 0))).toBe(true);
+}
+
+describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASON}`, () => {
+  let localRun: number;
+  const configFile = join(t.dir, 'config.json');
+
+  beforeAll(async () => {
+    model = buildTinyCheckpoint('llava', join(t.dir, 'llava'));
+    backend = openBackend({ home, mode: 'cli', appRoot: REPO_ROOT });
+    datasetId = (await call('datasets:import', { path: await writeGradientDataset(t.dir, 4) })).id;
+    writeFileSync(configFile, JSON.stringify(config()));
+    // The same run trained locally: the reference for everything below.
+    const [run] = await call('runs:create', { config: config() as MethodInput<'runs:create'>['config'] });
+    localRun = run!.id;
+    expect(await backend.supervisor.waitFor(localRun)).toBe('completed');
+  });
+  afterAll(async () => {
+    await backend?.close();
+    t.cleanup();
+  });
+
+  it('export-job writes job, data, m\', model, engine, scripts; no path of this machine in any file; bad inputs exit 3 naming the problem', async () => {
+    const job = join(t.dir, 'job-a');
+    const r = await cli('runs', 'export-job', configFile, '--out', job);
+    expect(r.code, r.err).toBe(0);
+    const files = filesUnder(job).map((f) => f.slice(job.length + 1));
+    for (const f of ['job.json', 'data/records.json', 'data/images/manifest.json', 'model/config.json', 'engine/mdpo_torch/job.py', 'engine/mdpo_torch/engine.py', 'requirements.txt', 'accelerate.yaml', 'launch.sh', 'slurm.sbatch', 'README.md']) {
+      expect(files, f).toContain(f);
+    }
+    expect(files.filter((f) => f.startsWith('data/images/') && f.endsWith('.png'))).toHaveLength(8); // m and m' of 4 pairs
+    const manifest = JSON.parse(readFileSync(join(job, 'data/images/manifest.json'), 'utf8'));
+    expect(manifest.pairs.map((p: { negatives: string[] }) => p.negatives.length)).toEqual([1, 1, 1, 1]);
+    // Nothing points back here: not the temp folder (data, model, home), the repository, the interpreter or the user's home.
+    const forbidden = [t.dir, REPO_ROOT, PYTHON!, homedir()];
+    for (const f of filesUnder(job)) {
+      const text = readFileSync(f).toString('latin1');
+      for (const p of forbidden) expect(text.includes(p), `${f} names ${p}`).toBe(false);
+    }
+    const spec = JSON.parse(readFileSync(join(job, 'job.json'), 'utf8'));
+    expect([spec.config.baseModel, spec.config.torch.negativesDir, spec.config.torch.python, spec.lineage.datasetId]).toEqual(['model', 'data/images', null, datasetId]);
+
+    expect(await cli('runs', 'export-job', configFile, '--out', job)).toMatchObject({ code: 3, err: expect.stringContaining('exists and is not empty') });
+    expect(await cli('runs', 'export-job', '999', '--out', join(t.dir, 'x'))).toMatchObject({ code: 3, err: expect.stringContaining('Run 999 does not exist.') });
+    writeFileSync(join(t.dir, 'bad.json'), JSON.stringify({ ...config(), batchSize: 0 }));
+    expect(await cli('runs', 'export-job', join(t.dir, 'bad.json'), '--out', join(t.dir, 'x'))).toMatchObject({ code: 3, err: expect.stringContaining('batchSize') });
+    expect(existsSync(join(t.dir, 'x'))).toBe(false);
+    expect(await cli('runs', 'import-job', join(t.dir, 'llava'))).toMatchObject({ code: 3, err: expect.stringContaining('has no job.json') });
+    expect(await cli('runs', 'import-job', job)).toMatchObject({ code: 3, err: expect.stringContaining('the job has not been run') });
+  });
+
+  it('launch.sh (no app) -> import-job: a completed run equal to the local one, with its lineage', async () => {
+    const job = join(t.dir, 'job-a');
+    expect(await launch(job)).toEqual({ code: 0, signal: null });
+    // The job folder travels: import a copy somewhere else.
+    const moved = join(t.dir, 'moved', 'job-a');
+    mkdirSync(join(t.dir, 'moved'));
+    cpSync(job, moved, { recursive: true });
+    const r = await cli('runs', 'import-job', moved, '--json');
+    expect(r.code, r.err).toBe(0);
+    const imported = JSON.parse(r.out) as { runId: number; status: string; checkpoints: number[] };
+    expect(imported).toMatchObject({ status: 'completed', step: STEPS, totalSteps: STEPS, adapter: true });
+    expect(imported.checkpoints.at(-1)).toBe(STEPS);
+    const run = await call('runs:get', { runId: imported.runId });
+    expect(run.config.datasetId).toBe(datasetId);
+    expect(run.backend).toBe('torch cpu (float32)');
+    await expectSameRun(imported.runId, localRun);
+  });
+
+  it('a job killed mid-run imports as interrupted and resumes locally to the same run', async () => {
+    const job = join(t.dir, 'job-b');
+    expect((await cli('runs', 'export-job', configFile, '--out', job)).code).toBe(0);
+    expect(await launch(job, 2)).toEqual({ code: null, signal: 'SIGKILL' });
+    const r = await cli('runs', 'import-job', job, '--json');
+    expect(r.code, r.err).toBe(0);
+    const imported = JSON.parse(r.out) as { runId: number; status: string; checkpoints: number[]; adapter: boolean };
+    expect(imported.status).toBe('interrupted');
+    expect(imported.adapter).toBe(false);
+    expect(imported.checkpoints).toContain(2);
+    expect(Math.max(...imported.checkpoints)).toBeLessThan(STEPS);
+    await call('runs:resume', { runId: imported.runId });
+    expect(await backend.supervisor.waitFor(imported.runId)).toBe('completed');
+    await expectSameRun(imported.runId, localRun);
+  });
+});
