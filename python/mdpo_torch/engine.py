@@ -80,7 +80,8 @@ def run_job(job: dict, hooks: LoopHooks) -> dict:
     rows = cfg.batch_size * (3 if with_negatives else 2)
     estimate = estimate_memory(folder, text, weight_bytes=2 if placement.autocast else 4,
                                lora_params=lora_parameter_estimate(text, int(lora.get("rank", 64)), targets),
-                               rows=rows, tokens=opts.limits.max_length, recompute=opts.gradient_checkpointing)
+                               rows=rows, tokens=opts.limits.max_length,
+                               answer_tokens=opts.limits.max_answer_length, recompute=opts.gradient_checkpointing)
     refuse_if_too_big(estimate, device_memory_bytes(placement.device), str(placement.device))
     hooks.log(f"memory estimate: {estimate.describe()}")
     prepared = prepare_pairs(processor, pairs, objective, opts.limits)

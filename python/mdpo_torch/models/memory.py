@@ -3,8 +3,10 @@
     weights      = parameters x bytes of the weight dtype (bf16: 2, fp32: 4)
     lora         = LoRA parameters x 16 (fp32 weight, gradient, AdamW m and v)
     activations  = rows x tokens x hidden x layers x bytes x k   (k = 2 with recomputation, 34 without,
-                   the per-layer saved tensors of a transformer block) + logits rows x tokens x vocab x 4 x 2
-    total        = (weights + lora + activations) x 1.2  (allocator fragmentation and workspace)
+                   the per-layer saved tensors of a transformer block)
+                 + rows x answer x vocab x (bytes + 4)           (logits from the first answer position on,
+                   logits_to_keep, and their float32 copy for the log-softmax)
+    total        = (weights + lora + activations) x 1.1  (allocator fragmentation and workspace)
 
 A rough, deliberately pessimistic model; it exists to refuse an impossible run with numbers
 before minutes of loading, as the tfjs engine does (src/core/hf/memory.ts).
@@ -32,7 +34,7 @@ class MemoryEstimate:
     def describe(self) -> str:
         g = lambda b: f"{b / GIB:.2f} GiB"  # noqa: E731
         return (f"{self.parameters / 1e6:.1f}M parameters: weights {g(self.weights)}, LoRA + AdamW {g(self.lora)}, "
-                f"activations {g(self.activations)}, total with 20% headroom {g(self.total)}")
+                f"activations {g(self.activations)}, total with 10% headroom {g(self.total)}")
 
 
 def safetensors_parameter_count(folder: Path) -> int:
@@ -52,17 +54,18 @@ def safetensors_parameter_count(folder: Path) -> int:
 
 
 def estimate_memory(folder: Path, text_config, *, weight_bytes: int, lora_params: int, rows: int, tokens: int,
-                    recompute: bool) -> MemoryEstimate:
+                    answer_tokens: int, recompute: bool) -> MemoryEstimate:
     params = safetensors_parameter_count(folder)
     hidden = int(getattr(text_config, "hidden_size", 0) or 0)
     layers = int(getattr(text_config, "num_hidden_layers", 0) or 0)
     vocab = int(getattr(text_config, "vocab_size", 0) or 0)
     act_bytes = weight_bytes
     per_layer = 2 if recompute else 34
-    activations = rows * tokens * hidden * layers * act_bytes * per_layer + rows * tokens * vocab * 4 * 2
+    logits = rows * min(tokens, answer_tokens + 1) * vocab * (act_bytes + 4)
+    activations = rows * tokens * hidden * layers * act_bytes * per_layer + logits
     weights = params * weight_bytes
     lora = lora_params * 16
-    total = int((weights + lora + activations) * 1.2)
+    total = int((weights + lora + activations) * 1.1)
     return MemoryEstimate(params, weights, lora, activations, total)
 
 
