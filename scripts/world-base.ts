@@ -16,12 +16,13 @@ import { describeBackend, initBackend } from '../src/core/backend';
 import { loadCheckpoint, saveCheckpoint } from '../src/core/model/checkpoint';
 import type { Vlm } from '../src/core/model/model';
 import type { WordTokenizer } from '../src/core/model/tokenizer';
-import { greedyAnswerer } from '../src/core/world/answerers';
+import { continuationScorer, greedyAnswerer } from '../src/core/world/answerers';
 import { saveWorldBase, trainWorldBase } from '../src/core/world/base';
 import { evaluateWorld, type WorldEvaluation } from '../src/core/world/evaluate';
+import { probePerception } from '../src/core/world/perception';
 import { objectStats } from '../src/core/world/pope';
 import { buildWorldPreferenceDataset } from '../src/core/world/preference';
-import { evalScenes, sftScenes } from '../src/core/world/splits';
+import { evalScenes, sftScenes, singleObjectScenes } from '../src/core/world/splits';
 
 const { values } = parseArgs({
   options: {
@@ -50,6 +51,7 @@ async function measure(model: Vlm, tokenizer: WordTokenizer): Promise<WorldEvalu
     scenes: evalScenes(seed, Number(values['eval-scenes'])),
     stats: objectStats(sftScenes(seed, sceneCount)),
     answer: greedyAnswerer(model, tokenizer),
+    perception: { scenes: singleObjectScenes(seed, Number(values['eval-scenes'])), score: continuationScorer(model, tokenizer) },
     seed,
     onProgress: (d, t) => process.stdout.write(`\reval ${d}/${t}`),
   });
@@ -57,6 +59,18 @@ async function measure(model: Vlm, tokenizer: WordTokenizer): Promise<WorldEvalu
   const pct = (x: number): string => (100 * x).toFixed(1);
   console.log(`\neval on ${r.scenes} held-out scenes (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   console.log(`  CHAIR_s ${pct(d.chairS)}  CHAIR_i ${pct(d.chairI)}  Cover ${pct(d.cover)}  Cog ${pct(d.cog)}  unparsed ${pct(d.unparsedShare)}  theme-typical hallucinations ${pct(r.themeTypicalHallucinationShare)}`);
+  const t = r.themeTypical;
+  console.log(`  theme-typical: ${t.typicalMentions} of ${t.hallucinatedMentions} hallucinated mentions = ${pct(t.share)}% (chance ${pct(t.chance)}%)`);
+  const p1 = r.perception;
+  if (p1) {
+    console.log(`  perception (${p1.objects} held-out single-object scenes): color ${pct(p1.colorAccuracy)}  shape ${pct(p1.shapeAccuracy)}  both ${pct(p1.objectAccuracy)}`);
+    console.log(`  confusions: ${[...p1.colorConfusions, ...p1.shapeConfusions].slice(0, 8).map((c) => `${c.truth}->${c.chosen} ${c.count}`).join(', ')}`);
+  }
+  // Diagnostic: the same probe on every object of the held-out scenes, at its left-to-right slot
+  // of the true caption (a present object named out of order counts as wrong here).
+  const inScene = await probePerception({ scenes: evalScenes(seed, Number(values['eval-scenes'])), score: continuationScorer(model, tokenizer) });
+  const by = Object.entries(inScene.byObjectCount).map(([n, c]) => `${n} obj ${pct(c.objectAccuracy)} (${c.objects})`).join(', ');
+  console.log(`  in-scene slots (${inScene.objects} objects): color ${pct(inScene.colorAccuracy)}  shape ${pct(inScene.shapeAccuracy)}  both ${pct(inScene.objectAccuracy)}; by objects per scene: ${by}`);
   for (const [s, p] of Object.entries(r.pope)) {
     console.log(`  POPE ${s.padEnd(11)} acc ${pct(p.accuracy)}  P ${pct(p.precision)}  R ${pct(p.recall)}  F1 ${pct(p.f1)}  yes ${pct(p.yesRatio)}`);
   }
@@ -83,7 +97,7 @@ async function pairs(model: Vlm, tokenizer: WordTokenizer, dir: string): Promise
 }
 
 function summary(r: WorldEvaluation): Record<string, unknown> {
-  return { scenes: r.scenes, description: r.description, pope: r.pope, themeTypicalHallucinationShare: r.themeTypicalHallucinationShare };
+  return { scenes: r.scenes, description: r.description, pope: r.pope, themeTypicalHallucinationShare: r.themeTypicalHallucinationShare, themeTypical: r.themeTypical, perception: r.perception };
 }
 
 async function main(): Promise<void> {

@@ -14,12 +14,13 @@ import { LORA_TARGETS_ALL, preferenceLora } from '../model/lora';
 import type { Vlm } from '../model/model';
 import { Rng } from '../rng';
 import { loopConfigFromShared, pixelBatch, trainPreference } from '../train';
-import { greedyAnswerer } from '../world/answerers';
+import { continuationScorer, greedyAnswerer } from '../world/answerers';
 import { imagePath } from '../world/dataset';
 import { evaluateWorld, type WorldEvaluation } from '../world/evaluate';
 import { DESCRIBE_PROMPT } from '../world/grammar';
 import { sceneImage } from '../world/render';
 import { sceneKeys } from '../world/scene';
+import { singleObjectScenes } from '../world/splits';
 import { negativeLabel, type ArmSpec } from './arms';
 import { markAnswer } from './marks';
 import { evaluationRows, metricsOf, type Metrics } from './results';
@@ -113,6 +114,8 @@ export async function evaluateModel(ctx: StudyContext, model: Vlm, phase: Phase,
     scenes: ctx.evalScenes,
     stats: ctx.stats,
     answer: greedyAnswerer(model, ctx.tokenizer),
+    // Per-object perception on as many held-out single-object scenes as there are held-out scenes.
+    perception: { scenes: singleObjectScenes(ctx.settings.worldSeed, ctx.evalScenes.length, { imageSize: ctx.imageSize }), score: continuationScorer(model, ctx.tokenizer) },
     seed: ctx.settings.worldSeed,
     onProgress: (d, t) => {
       checkSignal(hooks);

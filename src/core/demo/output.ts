@@ -8,7 +8,7 @@ import type { ArmSpec } from './arms';
 import { negativeLabel, usesNegative } from './arms';
 import { markAnswer } from './marks';
 import { renderReport } from './report';
-import { METRICS, RESULTS_FORMAT, parseResults, resultsTable, summarise, trainedSteps, trainingTable, type ArmResult, type DemoSample, type StudyResults } from './results';
+import { MECHANISM_NOTE, METRICS, RESULTS_FORMAT, parseResults, resultsTable, summarise, trainedSteps, trainingTable, type ArmResult, type DemoSample, type StudyResults } from './results';
 import type { ArmSeedResult, StudyContext } from './study';
 import { machineInfo } from './study';
 
@@ -100,6 +100,8 @@ export function resultsMarkdown(r: StudyResults): string {
     seeds > 1 ? `Cells: mean ± sample std over ${seeds} seeds (${(st.seeds as number[]).join(', ')}). Rates in %, image reliance in nats.` : 'One seed. Rates in %, image reliance in nats.',
     '',
     resultsTable(r.arms),
+    MECHANISM_NOTE,
+    '',
     trainingTable(r.arms),
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.backend}. Wall time ${(r.wallSeconds / 60).toFixed(1)} min.` + (r.command ? ` Command: \`${r.command}\`` : ''),
     '',

@@ -63,4 +63,10 @@ describe('renderReport', () => {
     expect((html.match(/<polyline/g) ?? []).length).toBe(4); // loss and loss/dpo, for dpo and mdpo
     expect(html).toContain('<td class="num best">20.0</td>'); // CHAIR_s: mdpo is lowest
   });
+
+  it('has a row for each mechanism measure and says what they measure', () => {
+    for (const label of ['per-object perception: color and shape', 'theme-typical share of hallucinated mentions', 'theme-typical share at chance']) expect(html).toContain(`<td>${label}<span`);
+    expect(html).toContain('data-testid="mechanism-note"');
+    expect(html).toContain('held-out single-object scenes');
+  });
 });

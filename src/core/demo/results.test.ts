@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { METRICS, evaluationRows, formatSpread, resultsTable, spread, summarise, trainingTable, type ArmResult } from './results';
+import type { WorldEvaluation } from '../world/evaluate';
+import { METRICS, evaluationRows, formatSpread, metricsOf, resultsTable, spread, summarise, trainingTable, type ArmResult } from './results';
 
 describe('spread and summarise', () => {
   it('mean, sample std (n - 1), min and max', () => {
@@ -74,5 +75,47 @@ describe('evaluationRows', () => {
       { metric: 'image_reliance', setting: '', value: 1.5 },
       { metric: 'image_reliance', setting: 'before (base)', value: 0.2 },
     ]);
+  });
+});
+
+describe('mechanism metrics (issue 20)', () => {
+  const evaluation = (perception: WorldEvaluation['perception'], typical: WorldEvaluation['themeTypical']): WorldEvaluation => ({
+    scenes: 1,
+    description: { answers: 1, chairS: 0, chairI: 0, cover: 1, cog: 0, unparsedShare: 0, mentions: 1, hallucinatedMentions: 0, truthObjects: 1, coveredObjects: 1, baitObjects: 0, baitMentioned: 0 },
+    pope: Object.fromEntries(['random', 'popular', 'adversarial'].map((s) => [s, { questions: 0, accuracy: 1, precision: 1, recall: 1, f1: 1, yesRatio: 0.5 }])) as WorldEvaluation['pope'],
+    themeTypicalHallucinationShare: Number.isNaN(typical.share) ? 0 : typical.share,
+    themeTypical: typical,
+    perception,
+    descriptions: [],
+    popeAnswers: [],
+  });
+  const reliance = { pairs: 0, mean: NaN, std: NaN, positiveShare: NaN };
+  const perception = { objects: 4, colorCorrect: 4, shapeCorrect: 2, bothCorrect: 2, colorAccuracy: 1, shapeAccuracy: 0.5, objectAccuracy: 0.5, byObjectCount: {}, colorConfusions: [], shapeConfusions: [] };
+
+  it('carries perception and the theme-typical share with its chance level into the metrics, the table and the store rows', () => {
+    const m = metricsOf(evaluation(perception, { hallucinatedMentions: 4, typicalMentions: 3, share: 0.75, chance: 0.125 }), reliance);
+    expect(m).toMatchObject({ perception_object: 0.5, perception_color: 1, perception_shape: 0.5, theme_typical: 0.75, theme_typical_chance: 0.125 });
+    const table = resultsTable([{ name: 'base', summary: summarise([m]) }]);
+    expect(table).toContain('| per-object perception: color and shape ↑ | 50.0 |');
+    expect(table).toContain('| theme-typical share of hallucinated mentions | 75.0 |');
+    expect(table).toContain('| theme-typical share at chance | 12.5 |');
+    expect(evaluationRows(m)).toEqual(
+      expect.arrayContaining([
+        { metric: 'perception', setting: 'object', value: 0.5 },
+        { metric: 'perception', setting: 'shape', value: 0.5 },
+        { metric: 'theme_typical_share', setting: '', value: 0.75 },
+        { metric: 'theme_typical_share', setting: 'chance', value: 0.125 },
+      ]),
+    );
+  });
+
+  it('no probe and no hallucination give dashes, not zeros', () => {
+    const m = metricsOf(evaluation(null, { hallucinatedMentions: 0, typicalMentions: 0, share: NaN, chance: NaN }), reliance);
+    expect(m.perception_object).toBeNaN();
+    expect(m.theme_typical).toBeNaN();
+    const table = resultsTable([{ name: 'base', summary: summarise([m]) }]);
+    expect(table).toContain('| per-object perception: shape ↑ | – |');
+    expect(table).toContain('| theme-typical share of hallucinated mentions | – |');
+    expect(evaluationRows(m).map((r) => r.metric)).not.toContain('perception');
   });
 });

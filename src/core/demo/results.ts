@@ -37,7 +37,13 @@ export const METRICS: readonly MetricDef[] = [
   ...pope,
   { key: 'reliance', label: 'image reliance (nats)', better: 'up', percent: false, row: { metric: 'image_reliance', setting: '' } },
   { key: 'reliance_pos', label: 'reliance > 0 share', better: 'up', percent: true, row: { metric: 'image_reliance/positive_share', setting: '' } },
-  { key: 'theme_typical', label: 'theme-typical share of hallucinations', better: 'none', percent: true, row: { metric: 'theme_typical_share', setting: '' } },
+  // The mechanism (issue 20, src/core/world/README.md "Mechanism measures"): can the model see
+  // each object, and do its hallucinations follow the themes' prior?
+  { key: 'perception_object', label: 'per-object perception: color and shape', better: 'up', percent: true, row: { metric: 'perception', setting: 'object' } },
+  { key: 'perception_color', label: 'per-object perception: color', better: 'up', percent: true, row: { metric: 'perception', setting: 'color' } },
+  { key: 'perception_shape', label: 'per-object perception: shape', better: 'up', percent: true, row: { metric: 'perception', setting: 'shape' } },
+  { key: 'theme_typical', label: 'theme-typical share of hallucinated mentions', better: 'none', percent: true, row: { metric: 'theme_typical_share', setting: '' } },
+  { key: 'theme_typical_chance', label: 'theme-typical share at chance', better: 'none', percent: true, row: { metric: 'theme_typical_share', setting: 'chance' } },
 ];
 
 export type Metrics = Record<string, number>;
@@ -53,7 +59,12 @@ export function metricsOf(e: WorldEvaluation, reliance: RelianceReport): Metrics
   }
   m.reliance = reliance.mean;
   m.reliance_pos = reliance.positiveShare;
-  m.theme_typical = e.themeTypicalHallucinationShare;
+  m.perception_object = e.perception?.objectAccuracy ?? NaN;
+  m.perception_color = e.perception?.colorAccuracy ?? NaN;
+  m.perception_shape = e.perception?.shapeAccuracy ?? NaN;
+  // NaN (a dash) when the model hallucinated nothing: the share is undefined, not 0.
+  m.theme_typical = e.themeTypical.share;
+  m.theme_typical_chance = e.themeTypical.chance;
   return m;
 }
 
@@ -155,6 +166,13 @@ export type StudyResults = z.infer<typeof resultsSchema>;
 export function parseResults(json: unknown): StudyResults {
   return resultsSchema.parse(json);
 }
+
+/** What the mechanism rows measure (results.md and report.html print it under the table). */
+export const MECHANISM_NOTE =
+  'Mechanism: per-object perception = on held-out single-object scenes, the model, teacher-forced on "Describe the image.", ' +
+  'prefers the true color over the 5 others ("a red" vs "an orange" ...) and the true shape over the 5 others given the true color ' +
+  '(color and shape = both right). Theme-typical share = hallucinated mentions naming an object typical of the scene\'s theme / all ' +
+  'hallucinated mentions (every mention counted); at chance = the share if each hallucinated mention named a uniformly drawn absent object.';
 
 // ------------------------------------------------------------------------------- the table
 

@@ -10,6 +10,7 @@ import { Rng } from '../rng';
 import { pixelBatch } from '../train/pixels';
 import type { AnswerFn } from './evaluate';
 import type { SampleFn } from './pairs';
+import type { ScoreFn, ScoreRequest } from './perception';
 import { sceneImage } from './render';
 import type { Scene } from './scene';
 
@@ -52,5 +53,48 @@ export function sampler(model: Vlm, tokenizer: WordTokenizer, seed: number, temp
     const ps = prompts.flatMap((p) => Array.from({ length: count }, () => p));
     const flat = await decodeBatch(model, tokenizer, rs, ps, { temperature, rng, lora: options.lora });
     return scenes.map((_, i) => flat.slice(i * count, (i + 1) * count));
+  };
+}
+
+/**
+ * Log-probs of continuations (perception.ts's probe): the prompt and the teacher-forced answer
+ * prefix are one shared prefix (image + prompt + prefix, computed once per request), each
+ * candidate is scored against its key/value cache. Positions are those of training (the answer
+ * follows the prompt directly), so "prompt + prefix" then "candidate" is the caption itself.
+ */
+export function continuationScorer(model: Vlm, tokenizer: WordTokenizer, options: { lora?: boolean } = {}): ScoreFn {
+  const encode = (text: string, what: string): number[] => {
+    const ids = tokenizer.encode(text);
+    if (ids.includes(tokenizer.specials.unk)) throw new Error(`Expected ${what} in the tokenizer's words, but got "${text}"`);
+    return ids;
+  };
+  const scoreGroup = async (group: readonly ScoreRequest[]): Promise<number[][]> => {
+    const size = group[0].scene.imageSize;
+    const K = group[0].candidates.length;
+    const pixels = pixelBatch(model, group.map((r) => sceneImage(r.scene)), [size, size]); // [B, H, W, 3]
+    const promptIds = group.map((r) => [...encode(r.prompt, 'the prompt'), ...encode(r.prefix, 'the answer prefix')]);
+    const answers = Array.from({ length: K }, (_, k) => group.map((r) => encode(r.candidates[k], 'a candidate'))); // K sets of [B][len]
+    let sets: tf.Tensor1D[] = [];
+    try {
+      sets = model.prefixLogProbs({ pixels, promptIds, answers }, { lora: options.lora }); // K x [B]
+      const values = await Promise.all(sets.map((t) => t.data()));
+      return group.map((_, b) => values.map((v) => v[b]));
+    } finally {
+      tf.dispose([pixels, ...sets]);
+    }
+  };
+  return async (requests) => {
+    // prefixLogProbs scores the same number of candidates per row: group requests by that number.
+    const out: number[][] = new Array(requests.length);
+    const byK = new Map<number, number[]>();
+    requests.forEach((r, i) => {
+      if (r.candidates.length === 0) throw new Error(`Expected at least one candidate in request ${i} (${r.scene.id}), but got none`);
+      byK.set(r.candidates.length, [...(byK.get(r.candidates.length) ?? []), i]);
+    });
+    for (const idx of byK.values()) {
+      const got = await scoreGroup(idx.map((i) => requests[i]));
+      idx.forEach((i, k) => (out[i] = got[k]));
+    }
+    return out;
   };
 }

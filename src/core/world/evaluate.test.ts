@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateWorld, popeQuestionSet, type AnswerFn } from './evaluate';
+import type { ScoreFn } from './perception';
+import { themeTypicalShare } from './theme-typical';
 import { DESCRIBE_PROMPT, mentionedKeys, parseDescription } from './grammar';
 import { objectStats } from './pope';
 import { sceneKeys, type Scene } from './scene';
@@ -84,6 +86,33 @@ describe('evaluateWorld', () => {
     const r = await evaluateWorld({ scenes: [scene], stats, answer, seed: 1 });
     expect(r.description.hallucinatedMentions).toBe(3);
     expect(r.themeTypicalHallucinationShare).toBeCloseTo(2 / 3);
+    expect(r.themeTypical).toMatchObject({ hallucinatedMentions: 3, typicalMentions: 2 });
+    expect(r.themeTypical.chance).toBeCloseTo(themeTypicalShare([{ theme: scene.theme, truth, mentioned: [atypicalKey] }]).chance, 12);
+  });
+
+  it('without hallucinations the theme-typical share is undefined in the report (0 in the legacy field) and no scorer means no perception', async () => {
+    const r = await evaluateWorld({ scenes: scenes.slice(0, 3), stats, answer: oracle, seed: 1 });
+    expect(r.themeTypical.share).toBeNaN();
+    expect(r.themeTypicalHallucinationShare).toBe(0);
+    expect(r.perception).toBeNull();
+  });
+
+  it('with a scorer, probes every present object and counts its requests in the progress', async () => {
+    // A scorer that always picks red and circle: accuracy = share of red objects, of circles, of red circles.
+    const redCircle: ScoreFn = async (requests) => requests.map((q) => q.candidates.map((c) => (c === 'a red' || c.endsWith(' circle') ? 1 : 0)));
+    let last = 0;
+    let total = 0;
+    const probed = scenes.slice(0, 20);
+    const r = await evaluateWorld({ scenes, stats, answer: oracle, perception: { scenes: probed, score: redCircle }, seed: 1, batchSize: 16, onProgress: (d, t) => ([last, total] = [d, t]) });
+    const all = probed.flatMap((s) => s.objects);
+    expect(r.perception).toMatchObject({
+      objects: all.length,
+      colorCorrect: all.filter((o) => o.color === 'red').length,
+      shapeCorrect: all.filter((o) => o.shape === 'circle').length,
+      bothCorrect: all.filter((o) => o.color === 'red' && o.shape === 'circle').length,
+    });
+    expect(total).toBe(30 + r.popeAnswers.length + 2 * all.length);
+    expect(last).toBe(total);
   });
 
   it('asks every model the same POPE questions for a seed', () => {

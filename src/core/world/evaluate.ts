@@ -1,7 +1,9 @@
 /**
  * Scores any answerer on held-out world scenes with the exact metrics of src/core/eval:
  * CHAIR_s, CHAIR_i, Cover, Cog on "Describe the image." (CHAIR_i over every mention, as
- * chair.py counts; AMBER's Hal equals CHAIR_s), and POPE in its three settings.
+ * chair.py counts; AMBER's Hal equals CHAIR_s), and POPE in its three settings; plus the two
+ * mechanism measures of issue 20: the theme-typical share of hallucinated mentions
+ * (theme-typical.ts) and, given a scorer, per-object perception (perception.ts).
  * The answerer is a plain async function (greedy decoding of a model, a fixed table in tests),
  * so this file knows nothing about tensors.
  */
@@ -13,6 +15,8 @@ import { scenePopeQuestions, type ObjectStats, type WorldPopeQuestion } from './
 import { objectKey } from './objects';
 import { sceneKeys, type Scene } from './scene';
 import { typicalKeys } from './themes';
+import { probePerception, type PerceptionReport, type ScoreFn } from './perception';
+import { themeTypicalShare, type ThemeTypicalReport } from './theme-typical';
 
 /** Answers prompts[i] about scenes[i], one answer per request, in order. */
 export type AnswerFn = (scenes: readonly Scene[], prompts: readonly string[]) => Promise<string[]>;
@@ -36,8 +40,12 @@ export interface WorldEvaluation {
   scenes: number;
   description: ChairReport;
   pope: Record<PopeSetting, PopeReport>;
-  /** Share of hallucinated mentions that are typical of the scene's theme (prior-driven). */
+  /** Share of hallucinated mentions that are typical of the scene's theme (prior-driven); 0 when none (kept for the run store: see themeTypical). */
   themeTypicalHallucinationShare: number;
+  /** The same share with its counts and its chance level (NaN when nothing is hallucinated). */
+  themeTypical: ThemeTypicalReport;
+  /** Per-object perception (teacher-forced color and shape choice), when a scorer was given. */
+  perception: PerceptionReport | null;
   descriptions: DescriptionSample[];
   popeAnswers: PopeSample[];
 }
@@ -47,6 +55,11 @@ export interface EvaluateOptions {
   /** Reference statistics for POPE's popular and adversarial settings (objectStats of SFT scenes). */
   stats: ObjectStats;
   answer: AnswerFn;
+  /**
+   * The per-object perception probe: a continuation scorer (continuationScorer) and the scenes
+   * to probe, normally singleObjectScenes (one object each: no order to get wrong). None = no probe.
+   */
+  perception?: { scenes: readonly Scene[]; score: ScoreFn };
   /** Seeds the POPE question draw, so every model is asked the same questions. */
   seed: number;
   /** Requests per answer() call (default 64). */
@@ -83,7 +96,9 @@ export async function evaluateWorld(options: EvaluateOptions): Promise<WorldEval
   const batchSize = options.batchSize ?? 64;
   const questions = popeQuestionSet(scenes, options.stats, options.seed);
   const byId = new Map(scenes.map((s) => [s.id, s]));
-  const total = scenes.length + questions.length;
+  const probe = options.perception;
+  const probeRequests = probe ? 2 * probe.scenes.reduce((n, s) => n + s.objects.length, 0) : 0;
+  const total = scenes.length + questions.length + probeRequests;
   let done = 0;
   const progress = (n: number): void => {
     done += n;
@@ -105,13 +120,8 @@ export async function evaluateWorld(options: EvaluateOptions): Promise<WorldEval
       return { mentioned: parsedAll[i].objects.map(objectKey), truth, bait: typicalKeys(scene.theme).filter((k) => !truth.includes(k)), unparsed: descriptions[i].unparsed };
     }),
   );
-  let typicalHallucinations = 0;
-  scenes.forEach((scene, i) => {
-    const typical = typicalKeys(scene.theme);
-    // Every mention, like hallucinatedMentions (the denominator): a share of mentions.
-    const truth = descriptions[i].truth;
-    typicalHallucinations += parsedAll[i].objects.map(objectKey).filter((k) => !truth.includes(k) && typical.includes(k)).length;
-  });
+  // Every mention, like CHAIR_i's hallucinatedMentions (its denominator).
+  const themeTypical = themeTypicalShare(scenes.map((scene, i) => ({ theme: scene.theme, truth: descriptions[i].truth, mentioned: parsedAll[i].objects.map(objectKey) })));
 
   const replies = await answerAll(questions.map((q) => ({ scene: byId.get(q.sceneId)!, prompt: q.prompt })), answer, batchSize, progress);
   const popeAnswers: PopeSample[] = questions.map((q, i) => ({ ...q, answer: replies[i], parsed: parsePopeAnswer(replies[i]) }));
@@ -119,11 +129,21 @@ export async function evaluateWorld(options: EvaluateOptions): Promise<WorldEval
     POPE_SETTINGS.map((setting) => [setting, popeMetrics(popeAnswers.filter((a) => a.setting === setting).map((a) => ({ label: a.label, answer: a.parsed })))]),
   ) as Record<PopeSetting, PopeReport>;
 
+  let probed = 0;
+  const perception = probe
+    ? await probePerception({ scenes: probe.scenes, score: probe.score, batchSize, onProgress: (n) => {
+        progress(n - probed);
+        probed = n;
+      } })
+    : null;
+
   return {
     scenes: scenes.length,
     description,
     pope,
-    themeTypicalHallucinationShare: description.hallucinatedMentions === 0 ? 0 : typicalHallucinations / description.hallucinatedMentions,
+    themeTypicalHallucinationShare: themeTypical.hallucinatedMentions === 0 ? 0 : themeTypical.share,
+    themeTypical,
+    perception,
     descriptions,
     popeAnswers,
   };

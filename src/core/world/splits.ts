@@ -5,7 +5,7 @@
  */
 import { generateScenes, type Scene, type SceneOptions } from './scene';
 
-export const SPLITS = { sft: 'sft', pairs: 'pairs', eval: 'eval' } as const;
+export const SPLITS = { sft: 'sft', pairs: 'pairs', eval: 'eval', single: 'single' } as const;
 
 /** Scenes for preference pairs: never used for SFT or evaluation. */
 export function pairScenes(seed: number, count: number, options: SceneOptions = {}): Scene[] {
@@ -20,4 +20,13 @@ export function evalScenes(seed: number, count: number, options: SceneOptions = 
 /** The scenes SFT trains on (same ones sftExamples draws). */
 export function sftScenes(seed: number, count: number, options: SceneOptions = {}): Scene[] {
   return generateScenes(seed, SPLITS.sft, count, options);
+}
+
+/**
+ * Held-out scenes with exactly one object, for the per-object perception probe (perception.ts):
+ * drawn like every scene (theme, then object, size, colors) from their own split, never used
+ * for SFT, pairs or the other evaluations.
+ */
+export function singleObjectScenes(seed: number, count: number, options: SceneOptions = {}): Scene[] {
+  return generateScenes(seed, SPLITS.single, count, { ...options, minObjects: 1, maxObjects: 1 });
 }

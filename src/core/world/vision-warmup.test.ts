@@ -6,7 +6,7 @@ import { Vlm } from '../model/model';
 import { Rng } from '../rng';
 import { ALL_OBJECT_KEYS } from './objects';
 import { generateScenes, type Scene } from './scene';
-import { patchLabels, warmUpVision } from './vision-warmup';
+import { objectReadout, patchLabels, warmUpVision } from './vision-warmup';
 
 const NONE = ALL_OBJECT_KEYS.length;
 
@@ -36,14 +36,34 @@ const TINY_WORLD = withOverrides(BUILTIN_SMALL, {
   text: { hiddenSize: 16, numLayers: 1, numHeads: 2, numKeyValueHeads: 1, intermediateSize: 32 },
 });
 
+describe('objectReadout', () => {
+  it('sums the head over the patches of each object and takes the argmax (hand-worked)', () => {
+    // The red square of the first test covers patches 5, 6, 9, 10 of the 4x4 grid.
+    const square = { color: 'red' as const, shape: 'square' as const, x: 8, y: 8, w: 16, h: 16, rgb: [220, 40, 40] as [number, number, number] };
+    const scenes = [sceneWith([square]), sceneWith([square])];
+    const C = NONE + 1;
+    const logits = new Float32Array(2 * 16 * C);
+    const set = (scene: number, patch: number, key: string, v: number) => (logits[(scene * 16 + patch) * C + ALL_OBJECT_KEYS.indexOf(key)] = v);
+    // Scene 0: red square 3 on one patch beats blue square 1 + 1 on two others: right.
+    set(0, 5, 'red square', 3);
+    set(0, 6, 'blue square', 1);
+    set(0, 9, 'blue square', 1);
+    set(0, 0, 'blue square', 9); // a background patch: not the object's, ignored
+    // Scene 1: red circle everywhere on the object: color right, shape wrong.
+    for (const p of [5, 6, 9, 10]) set(1, p, 'red circle', 1);
+    expect(objectReadout(scenes, 8, logits)).toEqual({ objects: 2, colorAccuracy: 1, shapeAccuracy: 0.5, objectAccuracy: 0.5 });
+  });
+});
+
 describe('warmUpVision', () => {
   it('runs seeded steps without leaking tensors', async () => {
     await initBackend('wasm');
     const model = Vlm.create(TINY_WORLD, new Rng(1));
     await warmUpVision(model, { seed: 1, steps: 1, batchSize: 4 });
     const before = tf.memory().numTensors;
-    const r = await warmUpVision(model, { seed: 1, steps: 3, batchSize: 4 });
+    const r = await warmUpVision(model, { seed: 1, steps: 3, batchSize: 4, probes: { two: generateScenes(1, 'probe', 2) } });
     expect(tf.memory().numTensors).toBe(before);
+    expect(r.readouts?.two.objects).toBe(generateScenes(1, 'probe', 2).reduce((n, s) => n + s.objects.length, 0));
     expect(Number.isFinite(r.loss)).toBe(true);
     expect(r.accuracy).toBeGreaterThanOrEqual(0);
     expect(r.accuracy).toBeLessThanOrEqual(1);

@@ -54,10 +54,56 @@ export interface VisionWarmupOptions {
   batchSize?: number;
   learningRate?: number;
   onStep?: (step: number, loss: number, accuracy: number) => void;
+  /**
+   * Named sets of held-out scenes (e.g. singleObjectScenes) on which to read the trained head
+   * out per object before it is thrown away (objectReadout): one vision forward pass per set.
+   */
+  probes?: Record<string, readonly Scene[]>;
+}
+
+/** The vision side's own per-object accuracy: what a linear read-out of the image tokens can name. */
+export interface ObjectReadout {
+  objects: number;
+  colorAccuracy: number;
+  shapeAccuracy: number;
+  objectAccuracy: number;
+}
+
+/**
+ * Per object of `scenes`: the head's logits over the 36 objects (not "none"), summed over the
+ * patches patchLabels gives that object; right when the argmax is the object (its color, its
+ * shape). Objects no patch is labelled with count as wrong. logits: [scenes * patches, 37].
+ */
+export function objectReadout(scenes: readonly Scene[], patchSize: number, logits: Float32Array): ObjectReadout {
+  const classes = ALL_OBJECT_KEYS.length + 1;
+  let [objects, color, shape, both] = [0, 0, 0, 0];
+  let row = 0;
+  for (const scene of scenes) {
+    const labels = patchLabels(scene, patchSize);
+    for (const o of scene.objects) {
+      const id = ALL_OBJECT_KEYS.indexOf(objectKey(o));
+      const sum = new Float64Array(ALL_OBJECT_KEYS.length);
+      let seen = false;
+      labels.forEach((l, p) => {
+        if (l !== id) return;
+        seen = true;
+        for (let k = 0; k < sum.length; k++) sum[k] += logits[(row + p) * classes + k];
+      });
+      objects++;
+      if (!seen) continue;
+      const best = sum.indexOf(Math.max(...sum));
+      const [bc, bs] = ALL_OBJECT_KEYS[best].split(' ');
+      color += Number(bc === o.color);
+      shape += Number(bs === o.shape);
+      both += Number(best === id);
+    }
+    row += labels.length;
+  }
+  return { objects, colorAccuracy: color / objects, shapeAccuracy: shape / objects, objectAccuracy: both / objects };
 }
 
 /** Trains vision tower + connector (+ a throwaway head) on patch labels; returns the last loss and patch accuracy. */
-export async function warmUpVision(model: Vlm, o: VisionWarmupOptions): Promise<{ loss: number; accuracy: number }> {
+export async function warmUpVision(model: Vlm, o: VisionWarmupOptions): Promise<{ loss: number; accuracy: number; readouts?: Record<string, ObjectReadout> }> {
   const c = model.config;
   const P = c.vision.patchSize;
   const S = c.vision.imageSize;
@@ -73,7 +119,7 @@ export async function warmUpVision(model: Vlm, o: VisionWarmupOptions): Promise<
     tf.variable(tf.zeros([classes])),
   ]);
   const optimizer = tf.train.adam(o.learningRate ?? 3e-3);
-  let last = { loss: NaN, accuracy: NaN };
+  let last: { loss: number; accuracy: number; readouts?: Record<string, ObjectReadout> } = { loss: NaN, accuracy: NaN };
   try {
     for (let step = 0; step < o.steps; step++) {
       const scenes = generateScenes(o.seed, 'vision', batch, { imageSize: S }, step * batch);
@@ -91,6 +137,13 @@ export async function warmUpVision(model: Vlm, o: VisionWarmupOptions): Promise<
       last = { loss: (await loss!.data())[0], accuracy: (await hits.data())[0] };
       tf.dispose([pixels, target, loss!, logitsKept!, hits]);
       o.onStep?.(step + 1, last.loss, last.accuracy);
+    }
+    for (const [name, scenes] of Object.entries(o.probes ?? {})) {
+      if (scenes.length === 0) continue;
+      const pixels = pixelBatch(model, scenes.map(sceneImage), [S, S]); // [B, S, S, 3]
+      const logits = tf.tidy(() => tf.add(tf.matMul(tf.reshape(model.encodeImages(pixels), [-1, D]), headW), headB)); // [B*N, C]
+      (last.readouts ??= {})[name] = objectReadout(scenes, P, (await logits.data()) as Float32Array);
+      tf.dispose([pixels, logits]);
     }
   } finally {
     optimizer.dispose();
