@@ -98,6 +98,12 @@ def js_json(value) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def reference_scope(inputs: dict) -> str:
+    """The scope of cached reference log-probs: everything they depend on (referenceScope in TS)."""
+    return (FrameHash().text(INPUTS_SCHEMA).text(inputs.get("base") or "").text(inputs.get("tokenizer") or "")
+            .text(inputs["dataset"]["sha256"]).text(inputs["negative"]["sha256"]).hex())
+
+
 def _short(h: str | None) -> str:
     return "none" if h is None else h[:12]
 

@@ -25,7 +25,7 @@ import torch
 
 from ..errors import CancelledError, CheckpointError, OutOfMemoryError, TrainingDivergedError
 from ..rng import Rng
-from .fingerprint import compare_inputs
+from .fingerprint import compare_inputs, reference_scope
 from .checkpoint import STATE_FORMAT, STATE_VERSION, load_checkpoint, save_checkpoint
 from .config import LoopConfig, incompatible_changes, total_steps_for
 from .ref_cache import RefCache
@@ -88,6 +88,8 @@ def train_preference(model, task: PreferenceTask, params: list[tuple[str, torch.
                                   lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_eps,
                                   foreach=False)
     device = tensors[0].device
+    scope = reference_scope(inputs) if inputs is not None else ""
+    task.cache = RefCache.from_saved(None, scope)
     step, epoch, position = 0, 0, 0
     metrics: dict | None = None
     last_checkpoint: str | None = None
@@ -128,7 +130,7 @@ def train_preference(model, task: PreferenceTask, params: list[tuple[str, torch.
             for note in notes:
                 hooks.log(note)
         _restore(model, optimizer, params, ck)
-        task.cache = RefCache.from_saved(ck.state.get("refCache"))
+        task.cache = RefCache.from_saved(ck.state.get("refCache"), scope)
         step, epoch, position = ck.state["step"], ck.state["epoch"], ck.state["position"]
         metrics = ck.state.get("metrics")
         saved_at = step
