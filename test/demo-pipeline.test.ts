@@ -67,7 +67,7 @@ describe('runDemo (reduced)', () => {
       expect(a.seeds).toHaveLength(1);
       const m = a.seeds[0].metrics;
       // Rates are finite and in [0, 1] (NaN fails both bounds); reliance is a finite nat difference.
-      for (const key of ['chair_s', 'chair_i', 'cover', 'cog', 'pope_random_acc', 'pope_popular_f1', 'pope_adversarial_yes', 'reliance_pos']) {
+      for (const key of ['chair_s', 'chair_i', 'cover', 'cog', 'pope_random_acc', 'pope_popular_f1', 'pope_adversarial_yes', 'reliance_pos', 'perception_color', 'perception_shape', 'perception_object']) {
         const v = m[key] ?? NaN; // null (a NaN written to JSON) fails like NaN
         expect(v >= 0 && v <= 1, `${a.name} ${key} = ${m[key]}`).toBe(true);
       }

@@ -62,6 +62,15 @@ describe('sftExamples', () => {
     expect(() => sftExamples({ seed: 1, scenes: -1 })).toThrow('Expected scenes');
   });
 
+  it("noisePlacement 'end' names the extra object last, after the true caption, and refuses other placements", () => {
+    const captions = sftExamples({ seed: 1, scenes: 40, noiseRate: 1, noisePlacement: 'end' }).filter((e) => e.kind === 'describe');
+    for (const e of captions) {
+      const said = parseDescription(e.answer).objects.map(objectKey);
+      expect(said).toEqual([...sceneKeys(e.scene), e.injected]);
+    }
+    expect(() => sftExamples({ seed: 1, scenes: 1, noisePlacement: 'middle' as 'end' })).toThrow(`Expected noisePlacement 'random' or 'end', but got "middle"`);
+  });
+
   it('never injects a present object', () => {
     const rng = new Rng(9);
     for (const e of examples.slice(0, 200)) {

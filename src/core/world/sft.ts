@@ -32,6 +32,12 @@ export interface SftOptions {
   sceneOptions?: SceneOptions;
   /** Split name; change it only to keep several SFT sets apart (default "sft"). */
   split?: string;
+  /**
+   * Where a noisy caption names its extra object: 'random' (anywhere, the default and the
+   * shipped base's data) or 'end' (always last: one decision point where the prior can win a
+   * greedy argmax; see README "Redesign plan for the mechanism targets").
+   */
+  noisePlacement?: 'random' | 'end';
 }
 
 function rate(name: string, value: number): number {
@@ -48,10 +54,11 @@ export function injectedObject(scene: Scene, rng: Rng): WorldObject | undefined 
   return theme.objects[weightedIndex(rng, weights)];
 }
 
-/** The caption of a scene, with `extra` slipped in at a random place (noisy captions). */
-export function sceneCaption(scene: Scene, extra?: WorldObject, rng?: Rng): string {
+/** The caption of a scene, with `extra` slipped in at a random place (noisy captions), or last with placement 'end'. */
+export function sceneCaption(scene: Scene, extra?: WorldObject, rng?: Rng, placement: 'random' | 'end' = 'random'): string {
   const objects: WorldObject[] = scene.objects.map(({ color, shape }) => ({ color, shape }));
-  if (extra) {
+  if (extra && placement === 'end') objects.push(extra);
+  else if (extra) {
     if (!rng) throw new Error('Expected an rng to place the extra object, but got none');
     objects.splice(rng.int(objects.length + 1), 0, extra);
   }
@@ -86,12 +93,14 @@ export function sftExamples(options: SftOptions): WorldExample[] {
     throw new Error(`Expected scenes to be a non-negative integer, but got ${options.scenes}`);
   }
   const split = options.split ?? 'sft';
+  const placement = options.noisePlacement ?? 'random';
+  if (placement !== 'random' && placement !== 'end') throw new Error(`Expected noisePlacement 'random' or 'end', but got "${String(placement)}"`);
   const out: WorldExample[] = [];
   for (let i = 0; i < options.scenes; i++) {
     const scene = sceneAt(options.seed, split, i, options.sceneOptions);
     const rng = Rng.derive(options.seed, `world/${split}-examples/${i}`);
     const extra = rng.next() < noiseRate ? injectedObject(scene, rng) : undefined;
-    const caption: WorldExample = { scene, kind: 'describe', prompt: DESCRIBE_PROMPT, answer: sceneCaption(scene, extra, rng) };
+    const caption: WorldExample = { scene, kind: 'describe', prompt: DESCRIBE_PROMPT, answer: sceneCaption(scene, extra, rng, placement) };
     if (extra) caption.injected = objectKey(extra);
     out.push(caption, ...popeExamples(scene, popePerScene, rng));
     if (rng.next() < countRate) out.push({ scene, kind: 'count', prompt: COUNT_PROMPT, answer: countAnswer(scene.objects.length) });
