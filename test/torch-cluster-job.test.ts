@@ -143,6 +143,18 @@ describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASO
     expect(await cli('runs', 'import-job', job)).toMatchObject({ code: 3, err: expect.stringContaining('the job has not been run') });
   });
 
+  it('the API channels: runs:exportJob writes the job of a run with its lineage; runs:importJob refuses a folder that is not a job, naming the field', async () => {
+    const out = join(t.dir, 'job-api');
+    const r = await call('runs:exportJob', { runId: localRun, outDir: out, copyModel: false });
+    expect(r.dir).toBe(out);
+    const spec = JSON.parse(readFileSync(join(out, 'job.json'), 'utf8'));
+    expect(spec.lineage.run).toEqual({ id: localRun, name: backend.store.getRun(localRun)!.name });
+    expect(existsSync(join(out, 'model'))).toBe(false);
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('NOT included');
+    const bad = await dispatch(backend.handlers, 'runs:importJob', { dir: join(t.dir, 'nowhere') });
+    expect(bad.ok ? null : [bad.error.code, bad.error.field, bad.error.message]).toEqual(['bad_request', 'dir', `dir: ${join(t.dir, 'nowhere')} is not an exported job: it has no job.json.`]);
+  });
+
   it('launch.sh (no app) -> import-job: a completed run equal to the local one, with its lineage', async () => {
     const job = join(t.dir, 'job-a');
     expect(await launch(job)).toEqual({ code: 0, signal: null });

@@ -137,6 +137,16 @@ export interface NegativePreview {
 // Runs
 // ---------------------------------------------------------------------------------------
 
+/** A cluster job brought back by runs:importJob. */
+export interface ImportedJobSummary {
+  runId: number;
+  status: RunStatus;
+  step: number;
+  totalSteps: number | null;
+  checkpoints: number[];
+  adapter: boolean;
+}
+
 export type RunStatus =
   | 'queued'
   | 'running'
@@ -350,6 +360,8 @@ export interface ApiOutputs {
   'runs:cancel': RunSummary;
   'runs:delete': { deleted: true };
   'runs:diff': ConfigDiff;
+  'runs:exportJob': { dir: string; files: number };
+  'runs:importJob': ImportedJobSummary;
   /** Starts evaluating a completed run on held-out world scenes; results arrive as evaluations and outputs. */
   'runs:evaluate': { runId: number; started: true };
   'runs:evaluations': EvaluationRow[];
@@ -410,6 +422,8 @@ export const API_CHANNELS = [
   'runs:cancel',
   'runs:delete',
   'runs:diff',
+  'runs:exportJob',
+  'runs:importJob',
   'runs:evaluate',
   'runs:evaluations',
   'runs:outputs',

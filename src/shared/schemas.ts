@@ -183,6 +183,14 @@ export const inputSchemas = {
   'runs:cancel': runRef,
   'runs:delete': runRef,
   'runs:diff': z.object({ runIds: z.array(id).min(2).max(16) }),
+  /** A self-contained torch-engine job folder for another machine or a cluster (src/main/jobs). */
+  'runs:exportJob': runRef.extend({
+    outDir: z.string().min(1),
+    processes: z.number().int().min(1).max(1024).default(1),
+    copyModel: z.boolean().default(true),
+  }),
+  /** An exported job that ran elsewhere, back as a run (completed, or interrupted and resumable). */
+  'runs:importJob': z.object({ dir: z.string().min(1) }),
   'runs:evaluate': runRef.extend({
     /** Held-out scenes of the built-in world to describe (each also gets POPE questions). */
     scenes: z.number().int().min(1).max(2000).default(50),

@@ -224,6 +224,24 @@ export function createHandlers(ctx: HandlerContext) {
       const runs = runIds.map((id, i) => getRun(id, `runIds.${i}`));
       return { runIds, differences: diffConfigs(runs.map((r) => r.config)) };
     },
+    // Cluster jobs (src/main/jobs): loaded on first use (image rendering pulls in sharp).
+    'runs:exportJob': async ({ runId, outDir, processes, copyModel }) => {
+      getRun(runId);
+      const jobs = await import('../jobs/cli-jobs');
+      try {
+        return await jobs.exportJobCommand({ store, home: ctx.home, appRoot: ctx.appRoot }, String(runId), { out: outDir, processes, 'no-model': !copyModel }, () => {});
+      } catch (e) {
+        throw e instanceof jobs.JobInputError ? badRequest(e.message, 'outDir') : e;
+      }
+    },
+    'runs:importJob': async ({ dir }) => {
+      const jobs = await import('../jobs/cli-jobs');
+      try {
+        return jobs.importJobCommand({ store, home: ctx.home }, dir);
+      } catch (e) {
+        throw e instanceof jobs.JobInputError ? badRequest(e.message, 'dir') : e;
+      }
+    },
     'runs:evaluate': async ({ runId, scenes, seed }) => {
       getRun(runId);
       // Runs in the background; progress and the end arrive as run:evaluation events.

@@ -1,11 +1,11 @@
-/** `mdpo runs export-job` and `mdpo runs import-job` (called from src/main/cli.ts). */
+/** `mdpo runs export-job` / `import-job` (src/main/cli.ts) and the runs:exportJob / runs:importJob API channels. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { trainConfigSchema } from '../../shared/schemas';
-import type { Backend } from '../backend-context';
 import { defaultAppRoot } from '../backend-context';
 import { homePaths } from '../home';
 import { readPackageInfo } from '../package-info';
+import type { Store } from '../store';
 import { ExportError, exportJob } from './export';
 import { ImportJobError, importJob, type ImportedJob } from './import';
 
@@ -20,9 +20,17 @@ export class JobInputError extends Error {
   override name = 'JobInputError';
 }
 
-export async function exportJobCommand(b: Backend, what: string, flags: { out?: string; processes?: string; 'no-model'?: boolean }, log: (m: string) => void): Promise<{ dir: string; files: number }> {
+/** What the job commands need from the app: the store and its data folder. */
+export interface JobContext {
+  store: Store;
+  home: string;
+  appRoot?: string;
+}
+
+export async function exportJobCommand(b: JobContext, what: string, flags: { out?: string; processes?: string | number; 'no-model'?: boolean }, log: (m: string) => void): Promise<{ dir: string; files: number }> {
   if (!flags.out) throw new JobInputError('runs export-job needs --out <dir>.');
   const processes = flags.processes === undefined ? 1 : Number(flags.processes);
+  const appRoot = b.appRoot ?? defaultAppRoot();
   let config;
   let run: { id: number; name: string } | null = null;
   let name: string;
@@ -53,8 +61,8 @@ export async function exportJobCommand(b: Backend, what: string, flags: { out?: 
   if (!dataset) throw new JobInputError(`Dataset ${config.datasetId} (config.datasetId) does not exist in ${b.home}.`);
   try {
     return await exportJob({
-      config, name, run, processes, copyModel: !flags['no-model'], outDir: resolve(flags.out), home: b.home, appRoot: defaultAppRoot(),
-      appVersion: readPackageInfo(defaultAppRoot()).version, log,
+      config, name, run, processes, copyModel: !flags['no-model'], outDir: resolve(flags.out), home: b.home, appRoot,
+      appVersion: readPackageInfo(appRoot).version, log,
       dataset: { id: dataset.id, name: dataset.name, recordsFile: join(b.home, 'datasets', String(dataset.id), 'records.json') },
     });
   } catch (e) {
@@ -63,7 +71,7 @@ export async function exportJobCommand(b: Backend, what: string, flags: { out?: 
   }
 }
 
-export function importJobCommand(b: Backend, dir: string): ImportedJob {
+export function importJobCommand(b: JobContext, dir: string): ImportedJob {
   try {
     return importJob(b.store, homePaths(b.home).runs, dir);
   } catch (e) {

@@ -60,3 +60,19 @@ it('a failed run shows why', () => {
   expect(box.textContent).toContain('loss is NaN at step 4');
   expect(ui.buttons()).toEqual(['Inspect', 'Delete']);
 });
+
+it('Export job… is offered for a Hugging Face base (torch engine), never for the built-in world base', () => {
+  const target = document.createElement('div');
+  document.body.appendChild(target);
+  const onExportJob = vi.fn();
+  const hf = detail('completed', { config: trainConfigSchema.parse({ datasetId: 1, baseModel: '/models/llava', engine: 'torch' }) });
+  component = mount(RunHeader, { target, props: { run: hf, progress: null, datasetName: 'd', partner: null, busy: false, learningRate: null, onAction: () => {}, onInspect: () => {}, onExportJob } });
+  flushSync();
+  const exportButton = [...target.querySelectorAll('button')].find((b) => b.textContent?.trim() === 'Export job…');
+  exportButton!.click();
+  expect(onExportJob).toHaveBeenCalledTimes(1);
+  unmount(component);
+  component = mount(RunHeader, { target, props: { run: detail('completed'), progress: null, datasetName: 'd', partner: null, busy: false, learningRate: null, onAction: () => {}, onInspect: () => {}, onExportJob } });
+  flushSync();
+  expect([...target.querySelectorAll('button')].map((b) => b.textContent?.trim())).not.toContain('Export job…');
+});
