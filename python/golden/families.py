@@ -66,7 +66,8 @@ VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_att
 
 class ProcessorParts:
     """What a processor whose class needs a torchvision video processor (LlavaOnevisionProcessor,
-    SmolVLMProcessor) would save: there is no torchvision release for torch 2.15, so the folder
+    SmolVLMProcessor) would save. The goldens were first made without torchvision (then not
+    pinned), and the folders stay as they were so the goldens stay bit-stable: the folder
     gets the processor's parts (image processor, tokenizer, chat template, processor_config.json)
     and the generator expands the image placeholder itself, by the processor's rule."""
 
@@ -176,9 +177,9 @@ def build(name: str, seed: int):
         cfg = LlavaOnevisionConfig(vision_config=vision.to_dict(), text_config=text.to_dict(), image_token_index=tok.convert_tokens_to_ids("<image>"), vision_feature_layer=-1, vision_feature_select_strategy="full", image_grid_pinpoints=[[IMAGE, IMAGE]], tie_word_embeddings=True)
         model = LlavaOnevisionForConditionalGeneration(cfg)
         ip = LlavaOnevisionImageProcessorPil(size={"height": IMAGE, "width": IMAGE}, image_grid_pinpoints=[[IMAGE, IMAGE]])
-        # LlavaOnevisionProcessor needs a video processor, which needs torchvision: there is no
-        # torchvision release for torch 2.15, so the folder gets the processor's parts (image
-        # processor, tokenizer, chat template, processor_config.json) and OnevisionParts stands in.
+        # LlavaOnevisionProcessor needs a video processor, which needs torchvision (pinned since;
+        # the goldens keep the layout they were made with): the folder gets the processor's parts
+        # (image processor, tokenizer, chat template, processor_config.json).
         n = (IMAGE // 8) ** 2
         cfg_p = {"processor_class": "LlavaOnevisionProcessor", "num_image_tokens": n, "vision_feature_select_strategy": "full", "vision_aspect_ratio": "anyres_max_9", "image_token": "<image>", "video_token": "<video>"}
         # The app's layout: the base crop's positions + one image_newline row.

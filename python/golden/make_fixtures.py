@@ -149,11 +149,15 @@ def generate_family(family: str, out: str, m: Image.Image, neg: Image.Image, str
     # Everything below reads the folder back, as a user of transformers would.
     model = transformers.AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
     model.eval()
+    # use_fast=False: the PIL image backend, the one these goldens were made with. With
+    # torchvision installed transformers would pick its torchvision ("fast") backend, whose
+    # resampling differs (up to 0.008 in pixel_values_wide); the comparisons start from the
+    # golden pixel_values either way, and the PIL backend keeps the goldens bit-stable.
     if isinstance(proc, ProcessorParts):
-        proc.image_processor = transformers.AutoImageProcessor.from_pretrained(model_dir)
+        proc.image_processor = transformers.AutoImageProcessor.from_pretrained(model_dir, use_fast=False)
         proc.tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
     else:
-        proc = transformers.AutoProcessor.from_pretrained(model_dir)
+        proc = transformers.AutoProcessor.from_pretrained(model_dir, use_fast=False)
     tok = proc.tokenizer
 
     prompt_text = proc.apply_chat_template(user_messages(QUESTION), add_generation_prompt=True, tokenize=False)
