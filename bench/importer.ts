@@ -6,6 +6,8 @@
  *   --images 1000       distinct image files the records point at (default 1000)
  *   --phases validate,import   validate = `datasets validate` (report only);
  *                              import = `datasets:import` (store row + records.json)
+ *   --heap-mb <n>       run each phase with V8's heap capped at n MB (--max-old-space-size):
+ *                       shows the memory is bounded, whatever the GC's laziness makes of the RSS
  *   --keep              keep the generated folder (its path is printed)
  *   --out <file.json>   default bench-results/import-<time>.json
  *
@@ -30,6 +32,7 @@ interface Options {
   phases: string[];
   keep: boolean;
   out: string | null;
+  heapMb: number | null;
 }
 
 export interface PhaseResult {
@@ -46,7 +49,7 @@ export interface PhaseResult {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { records: 1_000_000, format: 'jsonl', images: 1000, phases: ['validate', 'import'], keep: false, out: null };
+  const o: Options = { records: 1_000_000, format: 'jsonl', images: 1000, phases: ['validate', 'import'], keep: false, out: null, heapMb: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -67,6 +70,7 @@ function parseArgs(argv: string[]): Options {
       o.format = f;
     } else if (a === '--phases') o.phases = next().split(',');
     else if (a === '--keep') o.keep = true;
+    else if (a === '--heap-mb') o.heapMb = int(next());
     else if (a === '--out') o.out = next();
     else throw new Error(`Unknown option ${a}. See bench/importer.ts for the list.`);
   }
@@ -165,7 +169,8 @@ async function main(argv: string[]): Promise<void> {
       const home = join(dir, `home-${phase}`);
       await mkdir(home, { recursive: true });
       t = performance.now();
-      const p = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', phase, dir, home], { encoding: 'utf8', maxBuffer: 64 << 20, cwd: resolve(dirname(self), '..') });
+      const heap = o.heapMb ? [`--max-old-space-size=${o.heapMb}`] : [];
+      const p = spawnSync(process.execPath, [...heap, '--import', 'tsx', self, '--child', phase, dir, home], { encoding: 'utf8', maxBuffer: 64 << 20, cwd: resolve(dirname(self), '..') });
       const line = p.stdout.trim().split('\n').at(-1) ?? '';
       if (p.status !== 0 || !line.startsWith('{')) {
         const tail = `${p.stdout}\n${p.stderr}`.trim().split('\n').slice(-8).join('\n');
@@ -182,7 +187,7 @@ async function main(argv: string[]): Promise<void> {
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, JSON.stringify(result, null, 2));
     log('');
-    log(`machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.node}; load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    log(`machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.node}; load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}${o.heapMb ? `; V8 heap capped at ${o.heapMb} MB` : ''}`);
     log(`| records | format | phase | wall s | CPU s | peak RSS MB | valid | errors |`);
     log(`|---|---|---|---|---|---|---|---|`);
     for (const r of results) log(`| ${o.records.toLocaleString('en')} | ${o.format} | ${r.phase} | ${(r.wallMs / 1000).toFixed(1)} | ${(r.cpuMs / 1000).toFixed(1)} | ${r.peakRssMB.toFixed(0)} | ${r.valid.toLocaleString('en')} | ${r.errors} |`);
