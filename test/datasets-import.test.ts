@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeAbandonedImports } from '../src/main/api/datasets';
 import { dispatch } from '../src/main/api/dispatch';
 import type { Backend } from '../src/main/backend-context';
 import { readRecordsFileSync } from '../src/core/data/records-file';
@@ -72,5 +73,14 @@ describe('datasets:import', () => {
     expect(page.ok && (page.value as { total: number; items: Array<{ index: number }> }).items.map((i) => i.index)).toEqual([3, 4]);
     const list = (await call('datasets:list')) as { ok: true; value: DatasetSummary[] };
     expect(list.value.map((x) => x.id)).toContain(d.id);
+  });
+
+  it('removes the temporary folders of imports whose process is gone, not a live one', () => {
+    const dead = join(datasetsDir(), '.import-999999999-abc');
+    const live = join(datasetsDir(), `.import-${process.pid}-def`);
+    const other = join(datasetsDir(), 'notes');
+    for (const d of [dead, live, other]) mkdirSync(join(d, 'x'), { recursive: true });
+    removeAbandonedImports(datasetsDir());
+    expect([existsSync(dead), existsSync(live), existsSync(other)]).toEqual([false, true, true]);
   });
 });

@@ -3,7 +3,7 @@
  * records beside the store (datasets/<id>/records.json, a JSON list written a batch at a time),
  * serve pages of them, their images and hard-negative previews.
  */
-import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import sharp from 'sharp';
@@ -24,7 +24,9 @@ export class DatasetService {
   constructor(
     private readonly store: Store,
     private readonly folder: string,
-  ) {}
+  ) {
+    removeAbandonedImports(folder);
+  }
 
   /**
    * Streams the valid records into a temporary folder beside the others while the dataset is
@@ -44,7 +46,7 @@ export class DatasetService {
       throw badRequest(`Nothing to import at ${root}: ${why}.`, 'path');
     }
     mkdirSync(this.folder, { recursive: true });
-    const temp = mkdtempSync(join(this.folder, '.import-'));
+    const temp = mkdtempSync(join(this.folder, `.import-${process.pid}-`));
     let id: number | null = null;
     try {
       const writer = new RecordsWriter(join(temp, 'records.json'));
@@ -139,6 +141,34 @@ export class DatasetService {
     const preview = await previewNegatives(record.image, strategy, p.count, p.seed, p.size, { others });
     const url = (png: Buffer) => `data:image/png;base64,${png.toString('base64')}`;
     return { original: url(preview.original), negatives: preview.negatives.map(url), strategy: preview.label };
+  }
+}
+
+/**
+ * Removes the temporary folders of imports whose process is gone (the app or the CLI was
+ * killed mid-import); another live process's import is left alone.
+ */
+export function removeAbandonedImports(folder: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^\.import-(\d+)-/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = pid === process.pid;
+    if (!alive) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    }
+    if (!alive) rmSync(join(folder, name), { recursive: true, force: true });
   }
 }
 
