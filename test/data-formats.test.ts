@@ -164,6 +164,18 @@ describe('valid fixtures, one per format', () => {
   });
 });
 
+describe('parquet in several row groups', () => {
+  it('reads every row group in order (decoded one at a time), with each row\'s index', async () => {
+    const rows = Array.from({ length: 7 }, (_, k) => ({ img_path: k % 2 ? 'images/b.png' : 'images/a.png', prompt: `Question ${k}?`, chosen: `yes ${k}`, rejected: `no ${k}` }));
+    const cols = [{ name: 'img_path', type: 'string' as const }, { name: 'prompt', type: 'string' as const }, { name: 'chosen', type: 'string' as const }, { name: 'rejected', type: 'string' as const }];
+    const dir = await folder('parquet-groups', { 'p.parquet': writeParquet(cols, rows, 3) });
+    const r = await importDataset(dir);
+    expect(r.report.issues).toEqual([]);
+    expect(r.format).toBe('parquet');
+    expect(r.records.map((x) => [x.index, x.source.index, x.prompt, x.chosen])).toEqual(rows.map((x, k) => [k, k, x.prompt, x.chosen]));
+  });
+});
+
 describe('TRL conversational parquet (the layout of HF datasets such as rlaif-v_formatted)', () => {
   it('reads message lists with content parts and an images list of {bytes, path}', async () => {
     const part = { name: 'e', struct: [{ name: 'text', type: 'string' as const }, { name: 'type', type: 'string' as const }] };

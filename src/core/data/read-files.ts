@@ -8,7 +8,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import { parquetReadObjects } from 'hyparquet';
+import { parquetReadObjects, type FileMetaData } from 'hyparquet';
 import { datasetIssue } from './issues';
 import { ArraySplitter, fieldAt, firstInvalidUtf8, LineSplitter, lineColumn, locateJsonError, type Piece } from './json-stream';
 import { checkParquetFile, ParquetDamage } from './parquet-check';
@@ -141,20 +141,36 @@ export function parquetProblem(e: Error): string {
   return `${words} (parquet reader: ${message})`;
 }
 
-/** Parquet: every row as an object; BYTE_ARRAY cells without a string type stay bytes. */
+/**
+ * Parquet: every row as an object; BYTE_ARRAY cells without a string type stay bytes. The file
+ * is checked (parquet-check.ts), then decoded one row group at a time, so the decoded rows in
+ * memory are one row group's, not the file's.
+ */
 async function* readParquetRows(abs: string, rel: string, state: ReadState): AsyncGenerator<RawRow> {
   const buf = await fs.readFile(abs);
   state.bytesRead += buf.length;
   const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
-  let objects: Record<string, unknown>[];
+  let metadata: FileMetaData;
   try {
-    const metadata = checkParquetFile(file);
-    objects = await parquetReadObjects({ file, metadata, utf8: false });
+    metadata = checkParquetFile(file);
   } catch (e) {
     state.issues.push(datasetIssue('invalid-parquet', rel, parquetProblem(e as Error)));
     return;
   }
-  for (let index = 0; index < objects.length; index++) yield { value: plain(objects[index]), pos: { file: rel, index } };
+  let index = 0;
+  for (const group of metadata.row_groups) {
+    const rowEnd = index + Number(group.num_rows);
+    let objects: Record<string, unknown>[];
+    try {
+      objects = await parquetReadObjects({ file, metadata, rowStart: index, rowEnd, utf8: false });
+    } catch (e) {
+      state.issues.push(datasetIssue('invalid-parquet', rel, parquetProblem(e as Error)));
+      if (index > 0) state.failed = true;
+      return;
+    }
+    for (const row of objects) yield { value: plain(row), pos: { file: rel, index: index++ } };
+    index = rowEnd;
+  }
 }
 
 /** The rows of one data file, by its extension. Dataset-level problems go to `state`. */

@@ -1,6 +1,6 @@
 /**
  * A minimal parquet WRITER for test fixtures only (hyparquet reads, nothing here writes, and
- * pyarrow is not available): one row group, one PLAIN-encoded data page per column, no
+ * pyarrow is not available): row groups of a chosen size, one PLAIN-encoded data page per column, no
  * compression; optional columns of strings, int64 and raw bytes, nested in structs (Hugging
  * Face's image feature {bytes, path}) and 3-level LISTs (TRL message lists, image lists), shredded
  * with Dremel repetition/definition levels. Thrift compact protocol for the metadata.
@@ -212,33 +212,38 @@ function pageData(leaf: Leaf, entries: Array<{ r: number; d: number; value?: Cel
   return out.toUint8();
 }
 
-/** Bytes of a parquet file holding `rows` under `columns`. */
-export function writeParquet(columns: ColumnSpec[], rows: Row[]): Uint8Array {
+/** Bytes of a parquet file holding `rows` under `columns`, in row groups of `rowGroupSize` rows (default: one). */
+export function writeParquet(columns: ColumnSpec[], rows: Row[], rowGroupSize = Math.max(1, rows.length)): Uint8Array {
   const file = new Bytes();
   file.raw(new TextEncoder().encode('PAR1'));
-  const chunks: TValue[] = [];
-  let total = 0;
-  for (const leaf of leaves(columns)) {
-    const entries = shred(leaf, rows);
-    const data = pageData(leaf, entries);
-    const header = new Bytes();
-    writeValue(header, struct([1, i32(0)], [2, i32(data.length)], [3, i32(data.length)], [5, struct([1, i32(entries.length)], [2, i32(0)], [3, i32(3)], [4, i32(3)])]));
-    const offset = file.length;
-    file.raw(header.toUint8());
-    file.raw(data);
-    const size = header.length + data.length;
-    total += size;
-    const meta = struct(
-      [1, i32(PARQUET_TYPE[leaf.type])],
-      [2, { t: 'list', elem: 'i32', v: [i32(0), i32(3)] }],
-      [3, { t: 'list', elem: 'bin', v: leaf.path.map(bin) }],
-      [4, i32(0)],
-      [5, i64(entries.length)],
-      [6, i64(size)],
-      [7, i64(size)],
-      [9, i64(offset)],
-    );
-    chunks.push(struct([2, i64(offset)], [3, meta]));
+  const groups: TValue[] = [];
+  for (let start = 0; start < Math.max(1, rows.length); start += rowGroupSize) {
+    const part = rows.slice(start, start + rowGroupSize);
+    const chunks: TValue[] = [];
+    let total = 0;
+    for (const leaf of leaves(columns)) {
+      const entries = shred(leaf, part);
+      const data = pageData(leaf, entries);
+      const header = new Bytes();
+      writeValue(header, struct([1, i32(0)], [2, i32(data.length)], [3, i32(data.length)], [5, struct([1, i32(entries.length)], [2, i32(0)], [3, i32(3)], [4, i32(3)])]));
+      const offset = file.length;
+      file.raw(header.toUint8());
+      file.raw(data);
+      const size = header.length + data.length;
+      total += size;
+      const meta = struct(
+        [1, i32(PARQUET_TYPE[leaf.type])],
+        [2, { t: 'list', elem: 'i32', v: [i32(0), i32(3)] }],
+        [3, { t: 'list', elem: 'bin', v: leaf.path.map(bin) }],
+        [4, i32(0)],
+        [5, i64(entries.length)],
+        [6, i64(size)],
+        [7, i64(size)],
+        [9, i64(offset)],
+      );
+      chunks.push(struct([2, i64(offset)], [3, meta]));
+    }
+    groups.push(struct([1, { t: 'list', elem: 'struct', v: chunks }], [2, i64(total)], [3, i64(part.length)]));
   }
   const footer = new Bytes();
   writeValue(
@@ -247,7 +252,7 @@ export function writeParquet(columns: ColumnSpec[], rows: Row[]): Uint8Array {
       [1, i32(1)],
       [2, { t: 'list', elem: 'struct', v: schemaElements(columns) }],
       [3, i64(rows.length)],
-      [4, { t: 'list', elem: 'struct', v: [struct([1, { t: 'list', elem: 'struct', v: chunks }], [2, i64(total)], [3, i64(rows.length)])] }],
+      [4, { t: 'list', elem: 'struct', v: groups }],
       [6, bin('mdpo-studio test parquet writer')],
     ),
   );
