@@ -38,6 +38,6 @@ describeWithPython(`torch engine (python/tests under pytest)${PYTHON_SKIP_REASON
     const summary = parsePytestSummary(run.stdout ?? '');
     // The whole output on failure: pytest's own report says which test and why.
     expect({ status: run.status, ...summary }, output.slice(-20_000)).toMatchObject({ status: 0, failed: 0, errors: 0, skipped: 0 });
-    expect(summary.passed).toBeGreaterThanOrEqual(30);
+    expect(summary.passed).toBeGreaterThanOrEqual(55); // python/tests holds 55 today: a lost file shows here
   }, 21 * 60_000);
 });
