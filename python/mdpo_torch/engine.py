@@ -135,9 +135,3 @@ def input_fingerprints(folder: Path, prepared, negative: dict, fixed: bool, back
         "engine": {"name": "torch", "version": torch.__version__, "backend": backend},
     }
 
-
-def describe_devices() -> dict:
-    """For diagnostics: torch's view of the devices."""
-    cuda = [{"name": torch.cuda.get_device_name(i), "memory": torch.cuda.get_device_properties(i).total_memory}
-            for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
-    return {"cuda": cuda, "mps": torch.backends.mps.is_available(), "threads": torch.get_num_threads()}
