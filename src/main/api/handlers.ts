@@ -19,6 +19,7 @@ import { badRequest, conflict, HandlerError, notFound } from './errors';
 import { createInspectHandlers } from './inspect-handlers';
 import { InspectStore } from '../store/inspect';
 import { forkTrainer, type TrainerLauncher } from '../trainer/launch';
+import { baseKind } from '../trainer/base-kind';
 
 export type Handlers = { [C in ApiChannel]: (input: ParsedInput<C>) => Promise<ApiOutputs[C]> };
 
@@ -164,6 +165,8 @@ export function createHandlers(ctx: HandlerContext) {
       if (config.baseModel !== BUILTIN_BASE && !existsSync(join(config.baseModel, 'config.json'))) {
         throw badRequest(`No checkpoint at ${config.baseModel} (expected a folder with config.json and model.safetensors).`, 'config.baseModel');
       }
+      // The tfjs engine trains the built-in base, its own format and the HF families of src/core/hf.
+      if (config.engine === 'tfjs') await baseKind(config.baseModel).catch((e: Error) => Promise.reject(badRequest(e.message, 'config.baseModel')));
       const pairId = pair ? randomUUID() : null;
       const configs: TrainConfig[] = pair
         ? (['dpo', 'mdpo'] as const).map((variant) => ({ ...config, variant }))

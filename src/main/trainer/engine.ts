@@ -1,8 +1,10 @@
 /**
  * The real training engine, run inside the trainer process: builds the model and the data
  * source a run's TrainConfig asks for and drives src/core/train's loop, translating its hooks
- * to the trainer protocol. At the end the adapters are also saved in PEFT's layout
- * (<runDir>/adapter) for `mdpo runs export --what adapter`.
+ * to the trainer protocol. The base is the built-in world's checkpoint, a folder in this
+ * project's format, or a local Hugging Face folder of a family src/core/hf trains (see
+ * ./base-load.ts). At the end the adapters are saved in PEFT's layout (<runDir>/adapter) for
+ * `mdpo runs export --what adapter`, evaluate / ask (own formats) and answer jobs (all).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,23 +14,17 @@ import type { NegativeStrategy } from '../../core/data/negatives';
 import { splitHeldOut } from '../../core/data/holdout';
 import { createPreferenceSource } from '../../core/data/source';
 import type { PreferenceRecord } from '../../core/data/types';
-import { loadCheckpoint, saveAdapter } from '../../core/model/checkpoint';
 import { LORA_TARGETS_ALL, preferenceLora } from '../../core/model/lora';
 import { Rng } from '../../core/rng';
 import { loopConfigFromShared } from '../../core/train/from-shared';
 import { tokenizerFingerprint } from '../../core/train/fingerprint';
 import { trainPreference } from '../../core/train/loop';
 import { pinBaseModel } from './base-model';
+import { loadBase } from './base-load';
 import type { TrainConfig } from '../../shared/schemas';
 import { CancelledError, type Engine } from './protocol';
 
-/**
- * Peak learning rate when the config leaves it null: the paper's 1e-5 (docs/objective.md#defaults) for real models; the
- * built-in ~0.4M-parameter model needs a far larger one for LoRA to move in a few hundred steps.
- */
-export const BUILTIN_DEFAULT_LR = 1e-3;
-export const REAL_MODEL_DEFAULT_LR = 1e-5;
-
+export { BUILTIN_DEFAULT_LR, REAL_MODEL_DEFAULT_LR } from './base-load';
 export { baseModelDir } from './base-model';
 
 function negativeStrategy(config: TrainConfig): NegativeStrategy {
@@ -45,38 +41,35 @@ export const engine: Engine = async (job, hooks) => {
 
   const { dir, pinnedNow } = await pinBaseModel(job);
   if (pinnedNow) hooks.log(`copied the built-in base model into the run (${dir}): resumes after an app upgrade keep these weights`);
-  const { model, tokenizer } = await loadCheckpoint(dir).catch((error: Error) => {
-    throw new Error(`Cannot load the base model from ${dir}: ${error.message}`, { cause: error });
-  });
-  if (!tokenizer) throw new Error(`The base model ${dir} has no tokenizer.json.`);
-
-  const all = JSON.parse(await readFile(job.dataset.recordsFile, 'utf8')) as PreferenceRecord[];
-  // Held-out records (config.holdOut, seeded) are for evaluation only: never trained on.
-  const { train: records, heldOut } = splitHeldOut(all, config.holdOut ?? 0, config.seed);
-  if (heldOut.length > 0) hooks.log(`held out ${heldOut.length} record(s) for evaluation: ${heldOut.map((r) => r.id).join(', ')}`);
-  const imageSize = model.config.vision.imageSize;
-  const source = await createPreferenceSource(records, {
-    tokenizer,
-    endTokenId: tokenizer.specials.eos,
-    preprocess: { size: [imageSize, imageSize] },
-    strategy: negativeStrategy(config),
-    cache: new ImageCache(join(job.home, 'cache', 'images')),
-  });
-  if (source.size === 0) throw new Error('None of the dataset\'s records could be prepared for training (see the import report).');
-  for (const s of source.skipped) hooks.log(`skipped record ${s.index} (${s.id}): ${s.message}`);
-
   const lora = preferenceLora({
     rank: config.lora.rank,
     alpha: config.lora.alpha,
     dropout: config.lora.dropout,
     targetModules: config.lora.targets.length ? config.lora.targets : [...LORA_TARGETS_ALL],
   });
+  const base = await loadBase(dir, config, lora.config, backend.name);
+  const model = base.model;
+  for (const note of base.notes) hooks.log(note);
+
+  const all = JSON.parse(await readFile(job.dataset.recordsFile, 'utf8')) as PreferenceRecord[];
+  // Held-out records (config.holdOut, seeded) are for evaluation only: never trained on.
+  const { train: records, heldOut } = splitHeldOut(all, config.holdOut ?? 0, config.seed);
+  if (heldOut.length > 0) hooks.log(`held out ${heldOut.length} record(s) for evaluation: ${heldOut.map((r) => r.id).join(', ')}`);
+  const source = await createPreferenceSource(records, {
+    ...base.sourceOptions,
+    strategy: negativeStrategy(config),
+    cache: new ImageCache(join(job.home, 'cache', 'images')),
+  });
+  if (source.size === 0) throw new Error('None of the dataset\'s records could be prepared for training (see the import report).');
+  for (const s of source.skipped) hooks.log(`skipped record ${s.index} (${s.id}): ${s.message}`);
+
+  // LoRA on the language model's linears (HF: never the vision tower or the connector), dropout 0.
   if (lora.note) hooks.log(lora.note);
   model.addLora(lora.config, Rng.derive(config.seed, 'lora/init'));
 
   const loopConfig = loopConfigFromShared(config, {
     checkpointDir: join(job.runDir, 'checkpoints'),
-    defaultLearningRate: model.config.family === 'builtin' ? BUILTIN_DEFAULT_LR : REAL_MODEL_DEFAULT_LR,
+    defaultLearningRate: base.defaultLearningRate,
   });
   const result = await trainPreference(model, source, loopConfig, {
     onStart: (e) => {
@@ -101,6 +94,6 @@ export const engine: Engine = async (job, hooks) => {
     inputs: { tokenizer: await tokenizerFingerprint(dir) },
   });
   if (result.status === 'aborted') throw new CancelledError('Cancelled by the user.');
-  await saveAdapter(join(job.runDir, 'adapter'), model, { mdpo_studio_run: job.runId, step: result.step });
+  await base.saveAdapter(join(job.runDir, 'adapter'), { runId: job.runId, step: result.step });
   return { step: result.step, result: result.metrics ?? {} };
 };
