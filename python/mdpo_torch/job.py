@@ -10,10 +10,15 @@ terminal message) one JSON object per line to <out>/events.jsonl instead of stdo
 Relative paths in job.json are resolved against the job folder, so the folder may be moved
 anywhere. Started again after an interruption (a SLURM preemption, a kill), it resumes from
 <out>/checkpoints/latest.json. SIGTERM/SIGINT: checkpoint the current step, then `cancelled`.
+
+Under `accelerate launch` / torchrun with N processes (WORLD_SIZE > 1) every process trains its
+share of each step (distributed.py); only rank 0 writes events, checkpoints and the adapter, and
+a stop signal seen by any rank stops all of them at the same step.
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -27,6 +32,13 @@ from pathlib import Path
 JOB_FORMAT = "mdpo-studio/cluster-job"
 JOB_VERSION = 1
 EVENTS = "events.jsonl"
+
+
+class NullLog:
+    """What ranks other than 0 report: nothing."""
+
+    def send(self, message: dict) -> None:
+        pass
 
 
 class EventLog:
@@ -86,10 +98,6 @@ def resolve_job(job_file: Path, out: Path) -> dict:
             "resumeFrom": resume, "task": {"kind": "train"}}
 
 
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mdpo_torch.job", description=__doc__.split("\n")[0])
     parser.add_argument("--job", required=True, help="job.json of an exported job folder")
@@ -99,10 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     out = Path(args.out).resolve()
-    log = EventLog(out / EVENTS)
+    from .distributed import Parallel
     from .errors import CancelledError, JobError
     from .train.loop import LoopHooks
     from .trainer import serialize_error
+
+    parallel = Parallel.from_env()
+    log = EventLog(out / EVENTS) if parallel is None or parallel.is_main else NullLog()
 
     run_id = None
     stop = threading.Event()
@@ -110,14 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     current = {"step": 0}
     try:
-        if world_size() > 1:
-            raise JobError(f"This job was started with {world_size()} processes (WORLD_SIZE), but the torch engine trains "
-                           "on one process so far: run launch.sh with NPROC=1.")
         job = resolve_job(Path(args.job), out)
         run_id = job["runId"]
         current["step"] = (job["resumeFrom"] or {}).get("step", 0)
         hooks = LoopHooks()
-        hooks.cancelled = stop.is_set
+        # Every rank asks once per step at the same point, so the vote is a safe collective.
+        hooks.cancelled = stop.is_set if parallel is None else lambda: any(parallel.gather(stop.is_set()))
         hooks.log = lambda message: log.send({"type": "log", "level": "info", "message": message})
         # Paths in checkpoint messages are relative to <out>: the job folder may be copied elsewhere before import.
         hooks.on_checkpoint = lambda step, path: log.send(
@@ -137,7 +146,13 @@ def main(argv: list[str] | None = None) -> int:
             hooks.log(f"resuming from {os.path.relpath(job['resumeFrom']['path'], out)} (step {job['resumeFrom']['step']})")
         from .engine import run_job
 
-        result = run_job(job, hooks)
+        if parallel is not None:
+            hooks.log(f"{parallel.world} processes: each step's {job['config'].get('batchSize')} x {job['config'].get('gradAccum')} "
+                      "pairs are shared among them (the effective batch does not change)")
+        if parallel is not None and "parallel" not in inspect.signature(run_job).parameters:
+            raise JobError(f"This job was started with {parallel.world} processes, but this engine's run_job trains on one "
+                           "process only: run launch.sh with NPROC=1.")
+        result = run_job(job, hooks) if parallel is None else run_job(job, hooks, parallel)
         log.send({"type": "done", "runId": run_id, "step": result["step"], "result": _finite(result["result"])})
         code = 0
     except CancelledError:
@@ -148,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         log.send({"type": "failed", "runId": run_id, "error": serialize_error(error)})
         code = 1
     log.send({"type": "exit", "code": code})
+    if parallel is not None:
+        parallel.close()
     return code
 
 

@@ -38,8 +38,9 @@ if [ ! -f model/config.json ]; then
   exit 3
 fi
 if [ "$NPROC" -gt 1 ]; then
-  exec "$PYTHON" -m accelerate.commands.launch --config_file accelerate.yaml --num_processes "$NPROC" \\
-    -m mdpo_torch.job --job job.json --out out
+  # --multi_gpu: one process per GPU (DDP-style, NCCL); on a machine without GPUs the same runs on CPU with gloo.
+  exec "$PYTHON" -m accelerate.commands.launch --config_file accelerate.yaml --multi_gpu --num_processes "$NPROC" \\
+    --num_machines 1 -m mdpo_torch.job --job job.json --out out
 fi
 exec "$PYTHON" -m mdpo_torch.job --job job.json --out out
 `;
