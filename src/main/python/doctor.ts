@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TorchDoctor } from '../../shared/api';
 import { findPython, type PythonLookup, type PythonSearch } from './interpreter';
+import { unpackedPath } from './unpacked';
 
 /** What the torch engine imports (python/doctor_probe.py PACKAGES, in the same order). */
 export const ENGINE_PACKAGES = ['torch', 'transformers', 'peft', 'accelerate', 'safetensors'] as const;
@@ -117,7 +118,8 @@ export async function runDoctor(options: DoctorOptions): Promise<TorchDoctor> {
   }
   const { path, source } = search.found;
   doctor.python = { path, source, version: null };
-  const probe = join(appRoot, 'python', 'doctor_probe.py');
+  // Python cannot read inside app.asar: it gets the unpacked copy (electron-builder.yml asarUnpack).
+  const probe = unpackedPath(join(appRoot, 'python', 'doctor_probe.py'));
   if (!existsSync(probe)) {
     doctor.problem = { message: `This build has no python/doctor_probe.py under ${appRoot}; it cannot check the torch engine's Python.`, fix };
     return doctor;

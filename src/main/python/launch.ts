@@ -20,6 +20,7 @@ import { isChildMessage, Sequencer, serializeError, type ChildMessage, type Pare
 import { notFoundMessage, setupCommand } from './doctor';
 import { renderTorchImages } from './images';
 import { findPython } from './interpreter';
+import { unpackedPath } from './unpacked';
 
 export const TORCH_MODULE = 'mdpo_torch.trainer';
 const STDERR_TAIL = 30;
@@ -81,7 +82,8 @@ export function launchTorch(job: TrainJob, options: TorchLaunchOptions = {}): Tr
     note(`${reused ? 'reused' : 'rendered'} ${negativesDir}: ${manifest.pairs.length} pairs at ${manifest.size.join('x')} px, ${manifest.epochs} m' per pair`);
     abort.signal.throwIfAborted();
 
-    const pythonPath = [join(job.appRoot, 'python'), process.env.PYTHONPATH].filter(Boolean).join(delimiter);
+    // Python cannot read inside app.asar: the packaged app's python/ is unpacked beside it.
+    const pythonPath = [unpackedPath(join(job.appRoot, 'python')), process.env.PYTHONPATH].filter(Boolean).join(delimiter);
     const proc = spawn(search.found.path, ['-m', TORCH_MODULE], {
       env: { ...process.env, PYTHONPATH: pythonPath, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', PYTHONUNBUFFERED: '1', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
