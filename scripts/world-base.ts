@@ -6,6 +6,7 @@
  *   npx tsx scripts/world-base.ts --eval-only resources/base-model --pairs-out DIR --pairs-scenes 400
  *   options: --seed 1 --scenes 6000 --epochs 1 --lr 0.003 --batch 64 --out DIR
  *            --snapshot-every N (save DIR/snapshots/step-N while training) --eval-scenes 300
+ *            --noise 0.15 --noise-placement random|end (caption noise; README "Redesign plan")
  *
  * Seeded end to end; the same options on the same backend give the same weights.
  */
@@ -32,6 +33,8 @@ const { values } = parseArgs({
     lr: { type: 'string', default: '0.003' },
     batch: { type: 'string', default: '64' },
     pope: { type: 'string', default: '2' },
+    noise: { type: 'string', default: '0.15' },
+    'noise-placement': { type: 'string', default: 'random' },
     'vision-steps': { type: 'string', default: '250' },
     out: { type: 'string', default: 'resources/base-model' },
     'snapshot-every': { type: 'string', default: '0' },
@@ -122,6 +125,8 @@ async function main(): Promise<void> {
     learningRate: Number(values.lr),
     batchSize: Number(values.batch),
     popePerScene: Number(values.pope),
+    noiseRate: Number(values.noise),
+    noisePlacement: values['noise-placement'] as 'random' | 'end',
     visionSteps: Number(values['vision-steps']),
     onVisionStep: (step, loss, accuracy) => {
       if (step % 25 === 0) console.log(`vision warm-up ${step}: loss ${loss.toFixed(3)}, patch accuracy ${(100 * accuracy).toFixed(1)}%`);

@@ -38,6 +38,7 @@ describe('world base model plumbing', () => {
     const a = await run();
     const b = await run();
     expect(a.result.step).toBe(2);
+    expect(a.settings).toMatchObject({ noiseRate: 0.15, noisePlacement: 'random' }); // the shipped data's defaults
     expect(Number.isFinite(a.result.metrics!.loss)).toBe(true);
     expect(b.result.metrics).toEqual(a.result.metrics);
     const scenes = evalScenes(3, 2);

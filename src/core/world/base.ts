@@ -47,6 +47,8 @@ export interface WorldBaseOptions {
   scenes?: number;
   /** Share of noisy captions (default 0.15). */
   noiseRate?: number;
+  /** Where a noisy caption puts its extra object (default 'random'; see sft.ts). */
+  noisePlacement?: 'random' | 'end';
   /** POPE questions per scene (default 2). */
   popePerScene?: number;
   /** Steps of the vision warm-up on patch labels before SFT (default 250; 0 = none). */
@@ -70,6 +72,7 @@ export interface WorldBaseSettings {
   seed: number;
   scenes: number;
   noiseRate: number;
+  noisePlacement: 'random' | 'end';
   popePerScene: number;
   visionSteps: number;
   visionWarmup: { loss: number; accuracy: number } | null;
@@ -124,6 +127,7 @@ export async function trainWorldBase(options: WorldBaseOptions): Promise<WorldBa
     seed: options.seed,
     scenes: options.scenes ?? 3000,
     noiseRate: options.noiseRate ?? 0.15,
+    noisePlacement: options.noisePlacement ?? 'random',
     popePerScene: options.popePerScene ?? 2,
     visionSteps: options.visionSteps ?? 250,
     epochs: options.epochs ?? 4,
@@ -134,7 +138,7 @@ export async function trainWorldBase(options: WorldBaseOptions): Promise<WorldBa
   };
   const tokenizer = worldTokenizer();
   const config = worldModelConfig(tokenizer, options.config);
-  const examples = sftExamples({ seed: settings.seed, scenes: settings.scenes, noiseRate: settings.noiseRate, popePerScene: settings.popePerScene });
+  const examples = sftExamples({ seed: settings.seed, scenes: settings.scenes, noiseRate: settings.noiseRate, noisePlacement: settings.noisePlacement, popePerScene: settings.popePerScene });
   const source = worldSftSource(examples, tokenizer);
   const model = Vlm.create(config, Rng.derive(settings.seed, 'world/base/init'));
   fanInVisionInit(model, Rng.derive(settings.seed, 'world/base/init-vision'));
