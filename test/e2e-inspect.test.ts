@@ -1,8 +1,9 @@
 /**
  * Hallucination inspection on the user's own data, end to end in a real browser: Debian's
  * Chromium (playwright-core) against `npm run serve` with a real store and real trainer
- * processes. Two completed runs of a real-family tiny checkpoint (a random SmolVLM/Idefics3
- * folder in HF's layout with two PEFT adapters) are in the store; the test imports a probe set
+ * processes. First it trains two runs through the app's API (runs:create with a random tiny
+ * SmolVLM/Idefics3 folder in HF's layout, DPO and mDPO side by side, a few steps on the tfjs
+ * engine in real trainer processes; their adapters are PEFT folders); then it imports a probe set
  * with POPE labels and one with object annotations, generates answers from both runs, marks a
  * span with the keyboard (select + h), gives verdicts with 1-4 and j/k, sees the tallies change,
  * undoes, exports the judged pairs and finds them imported back as a dataset. Last, world scenes
@@ -12,14 +13,56 @@
  *
  * Skipped only when /usr/bin/chromium is absent, and never when CI=true.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { Store } from '../src/main/store';
+import sharp from 'sharp';
+import { writeTinyHfFolder } from '../src/core/hf/testing/fixtures';
+import { dispatch } from '../src/main/api/dispatch';
+import { openBackend, type Backend } from '../src/main/backend-context';
+import type { DatasetDetail, RunSummary } from '../src/shared/api';
+import { REPO_ROOT } from './api-fixtures';
 import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, rendererDir, serve, type Served } from './e2e/harness';
-import { writeHfRuns, writeProbeSets, writeWorldRunAndSet } from './inspect-fixtures';
+import { writeProbeSets, writeWorldRunAndSet } from './inspect-fixtures';
+
+async function call<T>(b: Backend, channel: string, input?: unknown): Promise<T> {
+  const r = await dispatch(b.handlers, channel, input);
+  if (!r.ok) throw new Error(`${channel}: ${JSON.stringify(r.error)}`);
+  return r.value as T;
+}
+
+/**
+ * A tiny SmolVLM folder (HF layout) and a DPO and an mDPO run on it, created with runs:create
+ * (pair) on a 6-pair dataset and trained to completion by the tfjs engine in trainer processes.
+ */
+async function trainHfRuns(dir: string, backend: Backend): Promise<RunSummary[]> {
+  const base = join(dir, 'smolvlm-tiny');
+  await writeTinyHfFolder(base, 'smolvlm', { seed: 3 });
+  const pairs = join(dir, 'train-pairs');
+  mkdirSync(join(pairs, 'img'), { recursive: true });
+  const lines: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 40 * i, g: 160, b: 220 - 30 * i } } }).png().toBuffer();
+    writeFileSync(join(pairs, 'img', `${i}.png`), png);
+    lines.push(JSON.stringify({ img_path: `img/${i}.png`, prompt: 'Is there a dog in the image?', chosen: i % 2 ? 'yes, a dog on a sofa.' : 'no, there is a car.', rejected: 'a cat.' }));
+  }
+  writeFileSync(join(pairs, 'data.jsonl'), lines.join('\n') + '\n');
+  const dataset = await call<DatasetDetail>(backend, 'datasets:import', { path: pairs });
+  const config = {
+    name: 'tiny', datasetId: dataset.id, baseModel: base, backend: 'cpu', batchSize: 2, gradAccum: 1, epochs: 1, maxSteps: 3,
+    checkpointEvery: 0, learningRate: 0.05, warmupRatio: 0, lora: { rank: 4, alpha: 8, targets: ['q_proj', 'v_proj'] }, seed: 3,
+  };
+  const runs = await call<RunSummary[]>(backend, 'runs:create', { config, pair: true });
+  expect(runs.map((r) => r.variant)).toEqual(['dpo', 'mdpo']);
+  for (const r of runs) {
+    const status = await backend.supervisor.waitFor(r.id);
+    expect(status, `run ${r.id}: ${JSON.stringify(backend.store.getRun(r.id)!.error)}`).toBe('completed');
+    expect(existsSync(join(backend.store.getRun(r.id)!.runDir, 'adapter', 'adapter_config.json'))).toBe(true);
+  }
+  return runs;
+}
 
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
@@ -47,10 +90,13 @@ describe.skipIf(!haveChromium)('Inspect: your data, end to end in the browser', 
     mkdirSync(ARTIFACTS, { recursive: true });
     temp = mkdtempSync(join(tmpdir(), 'mdpo-e2e-inspect-'));
     const home = join(temp, 'home');
-    const store = Store.open(join(home, 'studio.db'));
-    await writeHfRuns(temp, store);
-    world = await writeWorldRunAndSet(temp, store, 6);
-    store.close();
+    const backend = openBackend({ home, mode: 'cli', appRoot: REPO_ROOT, trainerEnv: {} });
+    try {
+      await trainHfRuns(temp, backend);
+      world = await writeWorldRunAndSet(temp, backend.store, 6);
+    } finally {
+      await backend.close();
+    }
     sets = await writeProbeSets(temp);
     const renderer = await rendererDir();
     server = await serve(home, renderer);
