@@ -128,7 +128,7 @@ export function checkRepoPaths(root: string, file: string, allowMissing: Readonl
     const next = text[m.index! + m[0].length] ?? '';
     if ('*<{$'.includes(next) && next !== '') continue;
     const path = m[1]!.replace(/\.+$/, '');
-    if (allowMissing.has(path)) continue;
+    if ([...allowMissing].some((a) => path === a || path.startsWith(`${a}/`) || path.startsWith(`${a}.`))) continue;
     // From the repository root, or from the file's own folder (a package README naming its own files).
     const exists = (base: string) => IMPLIED_EXT.some((ext) => existsSync(join(base, path + ext)));
     if (!exists(root) && !exists(join(root, dirname(file)))) {
@@ -155,7 +155,7 @@ export function checkForbiddenNames(root: string, file: string): Problem[] {
   return problems;
 }
 
-/** Every problem of the tree at `root`; `allowMissing`: paths named on purpose before they exist. */
+/** Every problem of the tree at `root`; `allowMissing`: paths (and what lies under them) that are not the repository's. */
 export function checkDocs(root: string, allowMissing: ReadonlySet<string> = new Set()): Problem[] {
   const checked = listFiles(root, CHECKED_ROOTS);
   const nameOnly = listFiles(root, NAME_ONLY_ROOTS);
