@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from .data import Limits, check_negative_epochs, load_pairs
+from .distributed import Parallel, ShardedTask
 from .errors import CancelledError, JobError, UnsupportedTaskError
 from .models import (LORA_TARGETS_ALL, add_lora, check_folder, device_memory_bytes, dropout_off, estimate_memory,
                      load_config, load_model, load_processor, lora_parameter_estimate, pick_placement, refuse_if_too_big,
@@ -50,8 +51,9 @@ def torch_options(config: dict) -> TorchOptions:
     )
 
 
-def run_job(job: dict, hooks: LoopHooks) -> dict:
-    """Trains; returns {'step', 'result'}. Raises CancelledError when the parent cancelled."""
+def run_job(job: dict, hooks: LoopHooks, parallel: Parallel | None = None) -> dict:
+    """Trains; returns {'step', 'result'}. Raises CancelledError when the parent cancelled. With `parallel`
+    (distributed.py), this process trains its share of each step; only rank 0 writes checkpoints and the adapter."""
     task = (job.get("task") or {"kind": "train"}).get("kind", "train")
     if task != "train":
         raise UnsupportedTaskError(f'The torch engine runs training jobs only; "{task}" runs on the tfjs engine.')
@@ -62,7 +64,8 @@ def run_job(job: dict, hooks: LoopHooks) -> dict:
         raise JobError(f"Run {job.get('runId')} has no dataset (it was deleted); nothing to train on.")
     opts = torch_options(config)
     run_dir = Path(job["runDir"])
-    cfg = loop_config_from_shared(config, str(run_dir / "checkpoints"))
+    main = parallel is None or parallel.is_main
+    cfg = loop_config_from_shared(config, str(run_dir / "checkpoints") if main else None)
     objective = cfg.objective
     with_negatives = needs_imageless(objective)
 
@@ -100,6 +103,8 @@ def run_job(job: dict, hooks: LoopHooks) -> dict:
     params = trainable_parameters(model)
     train_task = PreferenceTask(model, processor, prepared, objective, fixed_per_pair=cfg.negative_fixed_per_pair,
                                 autocast=placement.autocast, device=placement.device)
+    if parallel is not None:
+        train_task = ShardedTask(train_task, parallel, [p for _, p in params])
     inputs = input_fingerprints(folder, prepared, config.get("negative") or {}, cfg.negative_fixed_per_pair,
                                 placement.device.type)
     extra = {"limits": opts.limits.__dict__, "lora": {"rank": lora.get("rank", 64), "alpha": lora.get("alpha", 128),
@@ -111,7 +116,8 @@ def run_job(job: dict, hooks: LoopHooks) -> dict:
                               inputs=inputs, extra_state=extra)
     if result.status == "aborted":
         raise CancelledError(f"Cancelled by the user at step {result.step}.")
-    export_adapter(run_dir / "adapter", model)
+    if main:
+        export_adapter(run_dir / "adapter", model)
     return {"step": result.step, "result": {k: v for k, v in (result.metrics or {}).items() if v is not None}}
 
 

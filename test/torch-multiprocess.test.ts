@@ -1,0 +1,149 @@
+/**
+ * The torch engine under `accelerate launch` with 2 processes (issue 16 item 1), on CPU with gloo,
+ * through an exported job's launch.sh: 2 processes give the same adapters and curves after 4 steps
+ * as 1 process with the same effective batch (batchSize 1 x gradAccum 2; 1e-5, fp32); a SIGKILL of
+ * the whole process group mid-run, relaunched with 2 processes, or resumed with 1 process, finishes
+ * exactly as the uninterrupted run; export -> launch.sh (2 processes) -> import equals the same run
+ * trained locally by the app.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { dispatch } from '../src/main/api/dispatch';
+import { openBackend, type Backend } from '../src/main/backend-context';
+import { runCli } from '../src/main/cli';
+import { decodeSafetensors } from '../src/core/model/safetensors';
+import type { ApiChannel, ApiOutputs, MetricSeries } from '../src/shared/api';
+import type { MethodInput } from '../src/shared/schemas';
+import { tempDir } from './api-fixtures';
+import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
+import { buildTinyCheckpoint, writeGradientDataset } from './torch-fixtures';
+
+const STEPS = 4;
+const t = tempDir('mdpo-multiprocess-');
+const home = join(t.dir, 'home');
+let backend: Backend;
+let model: string;
+let datasetId: number;
+let localRun: number;
+
+async function call<C extends ApiChannel>(channel: C, input: MethodInput<C>): Promise<ApiOutputs[C]> {
+  const r = await dispatch(backend.handlers, channel, input);
+  if (!r.ok) throw new Error(`${channel}: ${r.error.message}`);
+  return r.value as ApiOutputs[C];
+}
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli([...args, '--home', home], { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
+  return { code, out: out.join(''), err: err.join('') };
+}
+
+// Two micro-batches per step: one per process with 2 processes, both on the one process otherwise.
+const config = () => ({
+  datasetId, engine: 'torch', baseModel: model, seed: 5, maxSteps: STEPS, batchSize: 1, gradAccum: 2, checkpointEvery: 1, learningRate: 0.01,
+  lora: { rank: 8, alpha: 16 }, torch: { python: PYTHON, imageSize: 56, device: 'cpu', precision: 'fp32' },
+});
+
+/** launch.sh with NPROC processes in its own process group; SIGKILLs the group after that step's checkpoint when asked. */
+function launch(jobDir: string, nproc: number, killAfterCheckpoint?: number): Promise<{ code: number | null; signal: string | null }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('./launch.sh', [], { cwd: jobDir, detached: true, env: { ...process.env, PYTHON: PYTHON!, NPROC: String(nproc), PYTHONPATH: '', OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+    let timer: NodeJS.Timeout | undefined;
+    if (killAfterCheckpoint !== undefined) {
+      const events = join(jobDir, 'out', 'events.jsonl');
+      timer = setInterval(() => {
+        const text = existsSync(events) ? readFileSync(events, 'utf8') : '';
+        if (text.split('\n').some((l) => l.includes('"type": "checkpoint"') && l.includes(`"step": ${killAfterCheckpoint},`))) {
+          clearInterval(timer);
+          process.kill(-p.pid!, 'SIGKILL');
+        }
+      }, 50);
+    }
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      clearInterval(timer);
+      if (code !== 0 && signal === null) reject(new Error(`launch.sh (NPROC=${nproc}) exited with ${code}:\n${stderr}`));
+      else resolve({ code, signal });
+    });
+  });
+}
+
+async function exportJob(name: string): Promise<string> {
+  const dir = join(t.dir, name);
+  const r = await cli('runs', 'export-job', join(t.dir, 'config.json'), '--out', dir, '--processes', '2');
+  expect(r.code, r.err).toBe(0);
+  return dir;
+}
+
+async function importJob(dir: string): Promise<number> {
+  const r = await cli('runs', 'import-job', dir, '--json');
+  expect(r.code, r.err).toBe(0);
+  const imported = JSON.parse(r.out) as { runId: number; status: string };
+  expect(imported.status).toBe('completed');
+  return imported.runId;
+}
+
+async function expectSameRun(runId: number, reference: number): Promise<void> {
+  const series = async (id: number) => new Map((await call('runs:metrics', { runId: id })).series.map((s: MetricSeries) => [s.name, s]));
+  const got = await series(runId);
+  const want = await series(reference);
+  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+  for (const [name, s] of want) {
+    expect(got.get(name)!.steps, name).toEqual([1, 2, 3, 4]);
+    got.get(name)!.values.forEach((v, i) => expect(Math.abs((v as number) - (s.values[i] as number)), `${name} at step ${i + 1}`).toBeLessThan(1e-5));
+  }
+  const adapter = (id: number) => decodeSafetensors(readFileSync(join(backend.store.getRun(id)!.runDir, 'adapter', 'adapter_model.safetensors'))).tensors;
+  const a = adapter(runId);
+  const b = adapter(reference);
+  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+  let maxDiff = 0;
+  for (const [name, ta] of a) ta.data.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - b.get(name)!.data[i]!))));
+  expect(maxDiff).toBeLessThan(1e-5);
+  expect([...a].some(([n, tb]) => n.includes('lora_B') && tb.data.some((v) => v !== 0))).toBe(true);
+}
+
+describeWithPython(`torch engine on 2 processes (gloo, CPU) through an exported job${PYTHON_SKIP_REASON}`, () => {
+  beforeAll(async () => {
+    model = buildTinyCheckpoint('llava', join(t.dir, 'llava'));
+    backend = openBackend({ home, mode: 'cli', appRoot: REPO_ROOT });
+    datasetId = (await call('datasets:import', { path: await writeGradientDataset(t.dir, 4) })).id;
+    writeFileSync(join(t.dir, 'config.json'), JSON.stringify(config()));
+    const [run] = await call('runs:create', { config: config() as MethodInput<'runs:create'>['config'] });
+    localRun = run!.id;
+    expect(await backend.supervisor.waitFor(localRun)).toBe('completed');
+  });
+  afterAll(async () => {
+    await backend?.close();
+    t.cleanup();
+  });
+
+  it('2 processes: the same adapters and curves after 4 steps as the 1-process run of the app; only rank 0 reports', async () => {
+    const job = await exportJob('job-2p');
+    expect(await launch(job, 2)).toEqual({ code: 0, signal: null });
+    const events = readFileSync(join(job, 'out', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; message?: string; step?: number });
+    expect(events.filter((e) => e.type === 'metrics').map((e) => e.step)).toEqual([1, 2, 3, 4]); // one reporter
+    expect(events.filter((e) => e.type === 'started')).toHaveLength(1);
+    expect(events.some((e) => e.message?.startsWith('2 processes'))).toBe(true);
+    await expectSameRun(await importJob(job), localRun);
+  });
+
+  it('SIGKILL of the whole process group after step 2: relaunched on 2 processes, or resumed on 1, it ends as if never killed', async () => {
+    const a = await exportJob('job-kill-2p');
+    const b = await exportJob('job-kill-1p');
+    for (const job of [a, b]) {
+      expect(await launch(job, 2, 2)).toEqual({ code: null, signal: 'SIGKILL' });
+      const latest = JSON.parse(readFileSync(join(job, 'out', 'checkpoints', 'latest.json'), 'utf8')) as { step: number };
+      expect(latest.step).toBeGreaterThanOrEqual(2);
+      expect(latest.step).toBeLessThan(STEPS);
+    }
+    expect(await launch(a, 2)).toEqual({ code: 0, signal: null });
+    expect(await launch(b, 1)).toEqual({ code: 0, signal: null });
+    await expectSameRun(await importJob(a), localRun);
+    await expectSameRun(await importJob(b), localRun);
+  });
+});
