@@ -2,7 +2,7 @@
  * The flags of `npm run bench`'s HF comparison (bench/torch-compare.ts), taken out of argv before
  * bench/run.ts sees the rest:
  *   --no-hf          skip it          --hf-only        run only it
- *   --hf-steps 6     steps per implementation (step 1 reported apart)
+ *   --hf-steps 6     steps per implementation (step 1 reported apart; 2 with --quick)
  *   --hf-pairs 8     pairs per step (one micro-batch)        --hf-rank 8   LoRA rank
  * The Python is $MDPO_PYTHON, else <repo>/.venv (npm run setup:python). Writes
  * bench-results/bench-hf-<time>.json and prints the table.
@@ -36,6 +36,8 @@ export function hfFlags(argv: string[]): { hf: HfFlags; rest: string[] } {
     else if (a === '--hf-rank') hf.rank = int(a, argv[++i], 1);
     else rest.push(a);
   }
+  // A smoke run (--quick) times one step after step 1, unless --hf-steps says otherwise.
+  if (rest.includes('--quick') && !argv.includes('--hf-steps')) hf.steps = 2;
   return { hf, rest };
 }
 

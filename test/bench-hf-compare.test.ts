@@ -36,6 +36,8 @@ describe('npm run bench HF flags', () => {
     expect(hfFlags(['--hf-only', '--hf-steps', '4', '--quick', '--hf-pairs', '2', '--hf-rank', '4'])).toEqual({ hf: { mode: 'only', steps: 4, pairs: 2, rank: 4 }, rest: ['--quick'] });
     expect(hfFlags(['--no-hf']).hf.mode).toBe('off');
     expect(hfFlags([]).hf).toEqual({ mode: 'both', steps: 6, pairs: 8, rank: 8 });
+    expect(hfFlags(['--quick']).hf.steps).toBe(2);
+    expect(hfFlags(['--quick', '--hf-steps', '3']).hf.steps).toBe(3);
   });
   it('refuses a step count that leaves nothing to time', () => {
     expect(() => hfFlags(['--hf-steps', '1'])).toThrow('Expected --hf-steps to be an integer >= 2, but got 1');
