@@ -182,8 +182,13 @@ describe('the trainer process trains a Hugging Face folder', () => {
     const { openAnswerer } = await import('../src/core/eval/probe-answer');
     const answerer = await openAnswerer(BASE, referenceDir, { maxTokens: 3, temperature: 0, seed: 0 });
     expect(answerer.family).toBe('idefics3');
-    expect(typeof (await answerer.answer({ kind: 'file', path: join(datasetRoot, 'img', '0.png'), relPath: 'img/0.png' }, 'What is in the image?', 'k'))).toBe('string');
+    const direct = await answerer.answer({ kind: 'file', path: join(datasetRoot, 'img', '0.png'), relPath: 'img/0.png' }, 'What is in the image?', 'k');
     answerer.dispose();
+    // runs:ask (a short-lived trainer process) reads the HF base + PEFT adapter the same way.
+    const asked = await call<{ runId: number; answer: string }>(backend, 'runs:ask', { runId: reference!.id, image: `record:${dataset.id}:0`, question: 'What is in the image?', maxTokens: 3 });
+    expect(asked.answer).toBe(direct);
+    // The built-in world evaluation is refused for an HF base, with the reason.
+    await expect(backend.supervisor.evaluate(reference!.id, { scenes: 1, seed: 0 })).rejects.toThrow(`trains the Hugging Face folder ${BASE} (model_type idefics3); the built-in world evaluation needs the built-in base`);
     await backend.close();
   }, 600_000);
 

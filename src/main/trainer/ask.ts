@@ -1,11 +1,12 @@
-/** One question about one image to a run's model (base + the run's adapters), in the trainer process. */
-import * as tf from '@tensorflow/tfjs-core';
+/**
+ * One question about one image to a run's model (base + the run's adapters), in the trainer
+ * process. The base is the run's (the pinned built-in copy, an own-format folder or a Hugging
+ * Face folder); src/core/eval/probe-answer.ts reads each with its adapter layout (saveAdapter's,
+ * or PEFT's for HF folders) and answers greedily.
+ */
 import { join } from 'node:path';
 import { initBackend, type BackendName } from '../../core/backend';
-import { loadRgb, toUnit } from '../../core/data/preprocess';
-import { loadAdapter, loadCheckpoint } from '../../core/model/checkpoint';
-import { generate } from '../../core/model/generation';
-import { pixelBatch } from '../../core/train/pixels';
+import { openAnswerer } from '../../core/eval/probe-answer';
 import { runBaseModelDir } from './base-model';
 import type { Engine } from './protocol';
 
@@ -13,16 +14,11 @@ export const askEngine: Engine = async (job, hooks) => {
   if (job.task?.kind !== 'ask') throw new Error('askEngine needs an ask task');
   const { image, question, maxTokens } = job.task;
   await initBackend(job.config.backend as BackendName | 'auto');
-  const { model, tokenizer } = await loadCheckpoint(await runBaseModelDir(job));
-  if (!tokenizer) throw new Error('The base model has no tokenizer.json.');
-  await loadAdapter(join(job.runDir, 'adapter'), model);
-  const size = model.config.vision.imageSize;
-  const pixels = pixelBatch(model, [toUnit(await loadRgb(image, { size: [size, size] }))], [size, size]); // [1, H, W, 3]
+  const answerer = await openAnswerer(await runBaseModelDir(job), join(job.runDir, 'adapter'), { maxTokens, temperature: 0, seed: 0 });
   try {
-    const out = await generate(model, { pixels, promptIds: [tokenizer.encode(question)] }, { maxNewTokens: maxTokens, temperature: 0, lora: true });
-    hooks.answer(tokenizer.decode(out.tokens[0]!));
+    hooks.answer(await answerer.answer(image, question, 'ask'));
   } finally {
-    tf.dispose(pixels);
+    answerer.dispose();
   }
   return { step: 0, result: {} };
 };

@@ -15,6 +15,7 @@ import { objectStats } from '../../core/world/pope';
 import { scenePng } from '../../core/world/render';
 import { evalScenes, sftScenes } from '../../core/world/splits';
 import type { EvaluationRow, HallucinationMark, ParsedObject } from '../../shared/api';
+import { baseKind } from './base-kind';
 import { runBaseModelDir } from './base-model';
 import type { Engine, EvaluationOutput } from './protocol';
 
@@ -35,6 +36,13 @@ export function markAnswer(answer: string, hallucinated: readonly string[]): { o
 export const evaluateEngine: Engine = async (job, hooks) => {
   if (job.task?.kind !== 'evaluate') throw new Error('evaluateEngine needs an evaluate task');
   const { scenes: count, seed } = job.task;
+  const base = await baseKind(job.config.baseModel);
+  if (base.kind === 'hf') {
+    throw new Error(
+      `Run ${job.runId} trains the Hugging Face folder ${job.config.baseModel} (model_type ${base.modelType}); the built-in world evaluation needs the built-in base. ` +
+        'Evaluate it on your own probe sets (Inspect) instead.',
+    );
+  }
   const backend = await initBackend(job.config.backend as BackendName | 'auto');
   hooks.log(`evaluating on ${backend.name}`);
   const { model, tokenizer } = await loadCheckpoint(await runBaseModelDir(job));
