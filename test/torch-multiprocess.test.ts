@@ -50,7 +50,7 @@ const config = () => ({
 /** launch.sh with NPROC processes in its own process group; SIGKILLs the group after that step's checkpoint when asked. */
 function launch(jobDir: string, nproc: number, killAfterCheckpoint?: number): Promise<{ code: number | null; signal: string | null }> {
   return new Promise((resolve, reject) => {
-    const p = spawn('./launch.sh', [], { cwd: jobDir, detached: true, env: { ...process.env, PYTHON: PYTHON!, NPROC: String(nproc), PYTHONPATH: '', OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn('./launch.sh', [], { cwd: jobDir, detached: true, env: { ...process.env, PYTHON: PYTHON!, NPROC: String(nproc), PYTHONPATH: '', OMP_NUM_THREADS: '1', MASTER_PORT: String(29600 + Math.floor(Math.random() * 2000)) }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     p.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
     let timer: NodeJS.Timeout | undefined;

@@ -119,7 +119,7 @@ export function importJob(store: Store, runsDir: string, dirIn: string): Importe
   let runId = -1;
   try {
     runId = store.insertRun({
-      name: `${spec.name} (imported job)`,
+      name: `${spec.name} (imported job${spec.lineage?.run ? ` of run ${spec.lineage.run.id}` : ''})`,
       datasetId: dataset ? dataset.id : null,
       variant: config.variant,
       config: config as JobSpec['config'],

@@ -37,10 +37,14 @@ if [ ! -f model/config.json ]; then
   echo "launch.sh: put the base model folder at ./model (config.json + *.safetensors): see README.md" >&2
   exit 3
 fi
-if [ "$NPROC" -gt 1 ]; then
+NNODES="\${NNODES:-1}"
+if [ "$NPROC" -gt 1 ] || [ "$NNODES" -gt 1 ]; then
   # --multi_gpu: one process per GPU (DDP-style, NCCL); on a machine without GPUs the same runs on CPU with gloo.
-  exec "$PYTHON" -m accelerate.commands.launch --config_file accelerate.yaml --multi_gpu --num_processes "$NPROC" \\
-    --num_machines 1 -m mdpo_torch.job --job job.json --out out
+  # Several machines (slurm.sbatch sets these): NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT; out/ on a shared disk.
+  exec "$PYTHON" -m accelerate.commands.launch --config_file accelerate.yaml --multi_gpu \\
+    --num_processes "$((NPROC * NNODES))" --num_machines "$NNODES" --machine_rank "\${NODE_RANK:-0}" \\
+    --main_process_ip "\${MASTER_ADDR:-127.0.0.1}" --main_process_port "\${MASTER_PORT:-29500}" \\
+    -m mdpo_torch.job --job job.json --out out
 fi
 exec "$PYTHON" -m mdpo_torch.job --job job.json --out out
 `;
@@ -48,10 +52,12 @@ exec "$PYTHON" -m mdpo_torch.job --job job.json --out out
 
 export function slurmScript(processes: number): string {
   return `#!/usr/bin/env bash
-# Example SLURM script (adapt partition, account, time, modules). One node, ${processes} GPU(s):
-#   sbatch slurm.sbatch
-# Preemption: SLURM sends SIGTERM; the engine checkpoints the current step and stops; requeue
-# (or sbatch again) resumes from out/checkpoints/latest.json.
+# Example SLURM script (adapt partition, account, time, modules): ${processes} GPU(s) per node, as many
+# nodes as --nodes says (the job folder, with out/, must be on a disk every node sees):
+#   sbatch slurm.sbatch                 sbatch --nodes=4 slurm.sbatch
+# Only global rank 0 writes out/. Preemption: SLURM sends SIGTERM; the engine checkpoints the
+# current step and stops; requeue (or sbatch again) resumes from out/checkpoints/latest.json.
+# Untested here (no cluster in CI): CI runs launch.sh with 2 processes on one machine.
 #SBATCH --job-name=mdpo
 #SBATCH --nodes=1
 #SBATCH --ntasks-per-node=1
@@ -64,7 +70,10 @@ export function slurmScript(processes: number): string {
 set -euo pipefail
 cd "\${SLURM_SUBMIT_DIR:-$(dirname "$0")}"
 # module load cuda; source venv/bin/activate   (an environment with requirements.txt installed)
-NPROC="\${SLURM_GPUS_ON_NODE:-${processes}}" srun ./launch.sh
+export MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"
+export MASTER_PORT=29500 NNODES="\${SLURM_NNODES:-1}" NPROC="\${SLURM_GPUS_ON_NODE:-${processes}}"
+# One launcher per node; each learns its rank from SLURM_NODEID.
+srun --ntasks="$NNODES" --ntasks-per-node=1 bash -c 'NODE_RANK=$SLURM_NODEID ./launch.sh'
 `;
 }
 
