@@ -1,7 +1,8 @@
 /**
  * Every Hugging Face family src/core/hf trains goes through the app's tfjs engine (API, supervisor,
  * trainer process), on the transformers-made tiny folders of test/fixtures/hf-golden: one mDPO
- * step each, whose loss is 3 ln 2 (LoRA B starts at zero, so policy == reference), and a PEFT
+ * step each, whose loss is 3 ln 2 (LoRA B starts at zero, so policy == reference) at the default
+ * learning rate 1e-5 (config null), and a PEFT
  * adapter on the language model's 7 linears per layer with the family's module names.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,13 +49,15 @@ it('one mDPO step per family through the trainer process: loss 3 ln 2, PEFT adap
     const dataset = await call<DatasetDetail>('datasets:import', { path: datasetRoot });
     for (const [family, keyPrefix] of FAMILIES) {
       const base = join(GOLDEN_ROOT, family, 'model');
-      const config = { name: family, datasetId: dataset.id, baseModel: base, backend: 'cpu', batchSize: 2, gradAccum: 1, maxSteps: 1, checkpointEvery: 0, lora: { rank: 2, alpha: 4 }, seed: 1 };
+      const config = { name: family, datasetId: dataset.id, baseModel: base, backend: 'cpu', batchSize: 2, gradAccum: 1, maxSteps: 1, checkpointEvery: 0, lora: { rank: 2, alpha: 4 }, seed: 1, schedule: 'constant', warmupRatio: 0 };
       const [run] = await call<RunSummary[]>('runs:create', { config });
       const status = await backend.supervisor.waitFor(run!.id);
       expect(status, `${family}: ${JSON.stringify(backend.store.getRun(run!.id)!.error)}`).toBe('completed');
       const loss = backend.store.readMetrics(run!.id).find((s) => s.name === 'loss')!;
       expect(loss.steps, family).toEqual([1]);
       expect(Math.abs(loss.values[0]! - 3 * Math.log(2)), family).toBeLessThan(1e-5);
+      // learningRate null: the real-model default, the paper's 1e-5 (REAL_MODEL_DEFAULT_LR).
+      expect(backend.store.readMetrics(run!.id).find((s) => s.name === 'learning_rate')!.values[0], family).toBeCloseTo(1e-5, 12);
       const adapter = join(backend.store.getRun(run!.id)!.runDir, 'adapter');
       const cfg = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8')) as { r: number; base_model_name_or_path: string };
       expect(cfg.r).toBe(2);
