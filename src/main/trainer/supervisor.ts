@@ -402,8 +402,9 @@ export class Supervisor {
   }
 
   private onExit(l: Live, code: number | null, signal: string | null): void {
-    this.live.delete(l.runId);
+    // Flush while the run is still live, so its last progress step is written too.
     this.flush();
+    this.live.delete(l.runId);
     if (!l.terminal) {
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
       this.setStatus(l.runId, 'interrupted', {
