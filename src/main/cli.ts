@@ -246,8 +246,9 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
       case 'datasets': {
         if (sub === 'validate') {
           if (!arg) throw usage('datasets validate needs a path.');
-          const { importDataset } = await import('../core/data/import');
-          const result = await importDataset(resolve(arg));
+          // The report only: validation keeps no record in memory (a million-record file is fine).
+          const { validateDataset } = await import('../core/data/import');
+          const result = await validateDataset(resolve(arg));
           const s = result.report.summary;
           const dsErrors = result.report.issues.filter((i) => i.severity === 'error' && i.record === undefined);
           print(result.report, () =>

@@ -10,12 +10,14 @@
  * processor then resizes as it does any image.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { splitHeldOut } from '../../core/data/holdout';
 import { ImageCache } from '../../core/data/image-cache';
+import { readRecordsFile } from '../../core/data/records-file';
 import { strategyFromConfig } from '../../core/data/negatives';
 import type { PreprocessParams } from '../../core/data/preprocess';
 import { createPreferenceSource } from '../../core/data/source';
@@ -113,14 +115,16 @@ async function readManifest(dir: string): Promise<ImagesManifest | null> {
 export async function renderTorchImages(options: RenderOptions): Promise<{ manifest: ImagesManifest; reused: boolean }> {
   const { config, outDir, signal } = options;
   const log = options.log ?? (() => {});
-  const recordsText = await readFile(options.recordsFile, 'utf8');
-  const records = JSON.parse(recordsText) as PreferenceRecord[];
+  // Streamed: a records file of a million pairs is over V8's longest string.
+  const records: PreferenceRecord[] = await readRecordsFile(options.recordsFile);
+  const recordsHash = createHash('sha256');
+  await pipeline(createReadStream(options.recordsFile), recordsHash);
   // As the tfjs engine: held-out records (config.holdOut, seeded) are never trained on.
   const { train, heldOut } = splitHeldOut(records, config.holdOut ?? 0, config.seed);
   const geometry = await imageGeometry(config, log);
   const withNegatives = needsNegative(config);
   const renderKey = createHash('sha256')
-    .update(JSON.stringify({ v: IMAGES_VERSION, records: createHash('sha256').update(recordsText).digest('hex'), geometry, seed: config.seed, holdOut: config.holdOut, negative: config.negative, withNegatives, steps: [config.maxSteps, config.epochs, config.batchSize, config.gradAccum] }))
+    .update(JSON.stringify({ v: IMAGES_VERSION, records: recordsHash.digest('hex'), geometry, seed: config.seed, holdOut: config.holdOut, negative: config.negative, withNegatives, steps: [config.maxSteps, config.epochs, config.batchSize, config.gradAccum] }))
     .digest('hex');
   const existing = await readManifest(outDir);
   if (existing?.renderKey === renderKey) return { manifest: existing, reused: true };

@@ -6,12 +6,12 @@
  * ./base-load.ts). At the end the adapters are saved in PEFT's layout (<runDir>/adapter) for
  * `mdpo runs export --what adapter`, evaluate / ask (own formats) and answer jobs (all).
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initBackend, type BackendName } from '../../core/backend';
 import { ImageCache } from '../../core/data/image-cache';
 import type { NegativeStrategy } from '../../core/data/negatives';
 import { splitHeldOut } from '../../core/data/holdout';
+import { readRecordsFile } from '../../core/data/records-file';
 import { createPreferenceSource } from '../../core/data/source';
 import type { PreferenceRecord } from '../../core/data/types';
 import { LORA_TARGETS_ALL, preferenceLora } from '../../core/model/lora';
@@ -51,7 +51,8 @@ export const engine: Engine = async (job, hooks) => {
   const model = base.model;
   for (const note of base.notes) hooks.log(note);
 
-  const all = JSON.parse(await readFile(job.dataset.recordsFile, 'utf8')) as PreferenceRecord[];
+  // Read in chunks: a records file of a million pairs is over V8's longest string.
+  const all: PreferenceRecord[] = await readRecordsFile(job.dataset.recordsFile);
   // Held-out records (config.holdOut, seeded) are for evaluation only: never trained on.
   const { train: records, heldOut } = splitHeldOut(all, config.holdOut ?? 0, config.seed);
   if (heldOut.length > 0) hooks.log(`held out ${heldOut.length} record(s) for evaluation: ${heldOut.map((r) => r.id).join(', ')}`);
