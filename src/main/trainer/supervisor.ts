@@ -7,7 +7,7 @@
  * Python engine (../python/launch.ts) behind the same TrainerHandle; the demo, evaluate and ask
  * processes live in ./demo-process.ts and ./task-processes.ts.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiEvent, RunProgress, RunStatus, SerializedError } from '../../shared/api';
 import type { Store } from '../store';
@@ -16,6 +16,7 @@ import type { ImageRef as CoreImageRef } from '../../core/data/types';
 import { launchTorch, torchImagesDir } from '../python/launch';
 import { startDemoProcess } from './demo-process';
 import { askProcess, evaluateProcess, type ProcessContext } from './task-processes';
+import { SUPPORTED_MODEL_TYPES } from '../../core/hf/config';
 import { Sequencer, type ChildMessage, type ParentMessage, type TrainJob, type Unsequenced } from './protocol';
 
 const FLUSH_MS = 500;
@@ -243,11 +244,25 @@ export class Supervisor {
     };
   }
 
-  /** Evaluate and ask load the model in the tfjs trainer; a torch run's Hugging Face model is not one it reads. */
+  /**
+   * Evaluate and ask load the model in the tfjs trainer. A torch run's base is a Hugging Face
+   * folder: ask works where the tfjs loader reads its family (src/core/hf: the run's adapter is in
+   * PEFT's layout, which it imports); the built-in world evaluation is for the built-in base only.
+   */
   private refuseTorch(run: { id: number; config: TrainJob['config'] }, what: string): void {
-    if (run.config.engine === 'torch') {
-      throw new SupervisorError(`Run ${run.id} was trained by the torch engine; it cannot be ${what} in the app yet (export its adapter with \`mdpo runs export ${run.id} --out <dir> --what adapter\` and load it with PEFT).`, 'conflict');
+    if (run.config.engine !== 'torch') return;
+    if (what === 'asked') {
+      const cfg = join(run.config.baseModel, 'config.json');
+      let type: string;
+      try {
+        type = String((JSON.parse(readFileSync(cfg, 'utf8')) as { model_type?: unknown }).model_type ?? '');
+      } catch (e) {
+        throw new SupervisorError(`Run ${run.id} cannot be asked: its base model's ${cfg} is unreadable (${(e as Error).message}).`, 'conflict');
+      }
+      if (type in SUPPORTED_MODEL_TYPES) return;
+      throw new SupervisorError(`Run ${run.id} was trained by the torch engine on a ${type || '(no model_type)'} model (${cfg}), which the app's answerer does not read (it reads ${Object.keys(SUPPORTED_MODEL_TYPES).join(', ')}); export its adapter with \`mdpo runs export ${run.id} --out <dir> --what adapter\` and load it with PEFT.`, 'conflict');
     }
+    throw new SupervisorError(`Run ${run.id} was trained by the torch engine; it cannot be ${what} in the app yet (export its adapter with \`mdpo runs export ${run.id} --out <dir> --what adapter\` and load it with PEFT).`, 'conflict');
   }
 
   /** A job that works on a finished run's model (evaluate, ask): no dataset, nothing to resume. */
