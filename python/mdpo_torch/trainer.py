@@ -5,6 +5,14 @@ line: ParentMessage in on stdin, ChildMessage out on stdout, `seq` counted per d
 stdout carries protocol lines only: at start the process moves its own fd 1 onto stderr, so a
 print, a warning or a C library's output can never corrupt the stream. Like child.ts it runs one
 job and exits; it never touches the database.
+
+Several processes (config.torch.processes / devices; src/main/python/launch.ts starts
+`torch.distributed.run --standalone -m mdpo_torch.trainer`, WORLD_SIZE > 1): rank 0 alone reads
+stdin and speaks the protocol; the other ranks write nothing to stdout (their fd 1 goes to
+stderr), get the job from rank 0, and train their share of each step (distributed.py). Before
+every optimizer step rank 0 broadcasts its state (run, paused, cancel), so a pause, a resume, a
+cancel or the parent's EOF reach every rank at the same step; while paused the ranks poll once
+a second so no collective times out. Each rank dies with the launcher (distributed.py).
 """
 from __future__ import annotations
 
@@ -19,17 +27,21 @@ PARENT_TYPES = {"start", "pause", "resume", "cancel"}
 
 
 class Port:
-    """Sequenced, thread-safe protocol output on the original stdout."""
+    """Sequenced, thread-safe protocol output on the original stdout (silent on ranks other than 0)."""
 
-    def __init__(self) -> None:
+    def __init__(self, speaks: bool = True) -> None:
         fd = os.dup(1)
         os.dup2(2, 1)  # fd 1 (what print and C code write to) now goes to stderr
         sys.stdout = sys.stderr
-        self._out = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
+        self._out = os.fdopen(fd, "w", encoding="utf-8", buffering=1) if speaks else None
+        if not speaks:
+            os.close(fd)
         self._seq = 0
         self._lock = threading.Lock()
 
     def send(self, message: dict) -> None:
+        if self._out is None:
+            return
         with self._lock:
             self._seq += 1
             self._out.write(json.dumps({**message, "seq": self._seq}, allow_nan=False, default=_plain) + "\n")
@@ -50,8 +62,9 @@ def serialize_error(error: BaseException) -> dict:
 
 
 class Child:
-    def __init__(self, port: Port) -> None:
+    def __init__(self, port: Port, parallel=None) -> None:
         self.port = port
+        self.parallel = parallel
         self.last_in = 0
         self.job: dict | None = None
         self.started_job = threading.Event()
@@ -127,6 +140,32 @@ class Child:
             while self.paused is not None and not self.cancel:
                 self.cond.wait()
 
+    def sync_step(self, step: int) -> None:
+        """Several processes: every rank calls this before each optimizer step; rank 0's state decides.
+        The paused message goes out once; the ranks meet once a second until a resume or a cancel."""
+        self.current_step = step
+        told = False
+        while True:
+            state = "run"
+            if self.parallel.is_main:
+                with self.cond:
+                    if self.cancel:
+                        state = "cancel"
+                    elif self.paused is not None:
+                        if not told:
+                            self.port.send({"type": "paused", "runId": self.job.get("runId"), "step": step, "re": self.paused})
+                            told = True
+                        self.cond.wait(timeout=1.0)
+                        state = "cancel" if self.cancel else ("paused" if self.paused is not None else "run")
+            box = [state]
+            import torch.distributed as dist
+
+            dist.broadcast_object_list(box, src=0)
+            if box[0] == "cancel":
+                self.cancel = True
+            if box[0] != "paused":
+                return
+
     def run(self) -> int:
         from .errors import CancelledError
         from .train.loop import LoopHooks
@@ -135,8 +174,18 @@ class Child:
         run_id = job.get("runId") if isinstance(job, dict) else None
         self.current_step = ((job or {}).get("resumeFrom") or {}).get("step", 0) if isinstance(job, dict) else 0
         hooks = LoopHooks()
-        hooks.before_step = self.wait_if_paused
-        hooks.cancelled = lambda: self.cancel
+        if self.parallel is None:
+            hooks.before_step = self.wait_if_paused
+            hooks.cancelled = lambda: self.cancel
+        else:  # the state every rank agreed on in sync_step, never rank 0's live flag
+            agreed = {"cancel": False}
+
+            def before(step: int) -> None:
+                self.sync_step(step)
+                agreed["cancel"] = self.cancel
+
+            hooks.before_step = before
+            hooks.cancelled = lambda: agreed["cancel"]
         hooks.log = lambda message: self.port.send({"type": "log", "level": "info", "message": message})
         hooks.on_checkpoint = lambda step, path: self.port.send({"type": "checkpoint", "runId": run_id, "step": step, "path": path})
         hooks.on_start = lambda total, first: self.port.send(
@@ -158,7 +207,7 @@ class Child:
                 raise ValueError("The start message carries no job with a config")
             from .engine import run_job
 
-            result = run_job(job, hooks)
+            result = run_job(job, hooks) if self.parallel is None else run_job(job, hooks, self.parallel)
             gone_before_end = self.parent_gone
             if self.cancel:
                 self.port.send({"type": "cancelled", "runId": run_id, "step": result["step"]})
@@ -182,14 +231,29 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    port = Port()
-    child = Child(port)
+    parallel = None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torch is imported here only under a launcher
+        from .distributed import Parallel
+
+        parallel = Parallel.from_env()
+    port = Port(speaks=parallel is None or parallel.is_main)
+    child = Child(port, parallel)
     code = 1
     try:
-        reader = threading.Thread(target=child.read_forever, args=(sys.stdin,), daemon=True)
-        reader.start()
-        port.send({"type": "ready", "pid": os.getpid()})
-        child.started_job.wait()
+        if parallel is None or parallel.is_main:
+            reader = threading.Thread(target=child.read_forever, args=(sys.stdin,), daemon=True)
+            reader.start()
+            # Several processes: the launcher's pid (killing it kills every rank, distributed.py).
+            port.send({"type": "ready", "pid": os.getpid() if parallel is None else os.getppid()})
+            child.started_job.wait()
+        if parallel is not None:
+            box = [child.job]
+            import torch.distributed as dist
+
+            dist.broadcast_object_list(box, src=0)  # the job rank 0 got on stdin
+            child.job = box[0]
+            if parallel.is_main:
+                port.send({"type": "log", "level": "info", "message": f"{parallel.world} processes: each step's pairs are shared among them (the effective batch does not change)"})
         if child.job is None:
             code = 4
         else:
@@ -202,6 +266,11 @@ def main() -> None:
                    "error": serialize_error(error)})
         code = 1
     port.send({"type": "exit", "code": code})
+    if parallel is not None:
+        try:
+            parallel.close()
+        except Exception:  # noqa: BLE001 - a peer already gone; the exit code says what happened
+            pass
     sys.stderr.flush()
     os._exit(code)
 

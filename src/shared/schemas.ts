@@ -66,6 +66,19 @@ export const torchSchema = z.object({
   /** auto: CUDA, else Apple MPS, else CPU. */
   device: z.enum(TORCH_DEVICES).default('auto'),
   gradientCheckpointing: z.boolean().default(true),
+  /** Data-parallel processes on this machine (python/mdpo_torch/distributed.py); 1 = one process. */
+  processes: z.number().int().min(1).max(64).default(1),
+  /** GPUs for the processes: 'all' = one process per visible GPU, a list = one per listed CUDA index; null = `processes`. */
+  devices: z.union([z.literal('all'), z.array(z.number().int().min(0).max(1023)).min(1).max(64)]).nullable().default(null),
+}).superRefine((t, ctx) => {
+  if (t.devices === null) {
+    if (t.processes > 1 && t.device === 'mps') ctx.addIssue({ code: 'custom', path: ['processes'], message: `Apple MPS runs one process; set torch.processes to 1 (got ${t.processes}).` });
+    return;
+  }
+  if (t.device === 'cpu' || t.device === 'mps') ctx.addIssue({ code: 'custom', path: ['devices'], message: `torch.devices picks GPUs, but torch.device is "${t.device}"; use torch.processes for processes on the ${t.device === 'cpu' ? 'CPU' : 'MPS device'}.` });
+  if (Array.isArray(t.devices) && new Set(t.devices).size !== t.devices.length) ctx.addIssue({ code: 'custom', path: ['devices'], message: `torch.devices lists a GPU twice: ${t.devices.join(',')}.` });
+  const n = t.devices === 'all' ? null : t.devices.length;
+  if (t.processes > 1 && t.processes !== n) ctx.addIssue({ code: 'custom', path: ['processes'], message: `torch.processes (${t.processes}) and torch.devices (${t.devices === 'all' ? 'all' : t.devices.join(',')}) disagree: one process runs per GPU, so set only one of them.` });
 });
 
 export const trainConfigSchema = z.object({

@@ -3,7 +3,8 @@
  * it drives the tfjs child. Before the interpreter starts, the job's images folder is rendered
  * (./images.ts); then `<python> -m mdpo_torch.trainer` runs with JSON lines on stdin/stdout.
  * stderr (warnings, tracebacks) goes to <runDir>/engine.log (after the app's own notes on the
- * images, marked [app]); its tail explains a failed start.
+ * images, marked [app]); its tail explains a failed start. With torch.processes > 1 or
+ * torch.devices the trainer runs as N ranks under torch.distributed.run (torchCommand below).
  *
  * While the images render there is no process yet: a cancel ends the run as cancelled, a kill
  * as interrupted, a pause is passed on when the engine is up. When the engine cannot start
@@ -24,6 +25,29 @@ import { unpackedPath } from './unpacked';
 
 export const TORCH_MODULE = 'mdpo_torch.trainer';
 const STDERR_TAIL = 30;
+
+/**
+ * The interpreter's arguments for the job's torch block. One process: `-m mdpo_torch.trainer`.
+ * Several (torch.processes > 1, or torch.devices): torch's own launcher, on a free local port,
+ * one rank per process or GPU: `-m torch.distributed.run --standalone --nproc-per-node N -m
+ * mdpo_torch.trainer`. Every rank inherits stdin/stdout/stderr; only rank 0 reads stdin and writes
+ * the protocol (trainer.py), the others write only stderr (engine.log). Ranks die with the
+ * launcher (PR_SET_PDEATHSIG, distributed.py), so killing the launch kills the run. The backend
+ * is gloo on the CPU (ACCELERATE_USE_CPU tells distributed.py so on a GPU machine) and NCCL on GPUs;
+ * a device list becomes CUDA_VISIBLE_DEVICES.
+ */
+export function torchCommand(config: Pick<TrainJob['config'], 'torch' | 'backend'>): { args: string[]; env: Record<string, string>; processes: number | 'all' } {
+  const torch = config.torch;
+  const devices = torch.devices ?? null;
+  const processes = devices === 'all' ? 'all' : Array.isArray(devices) ? devices.length : (torch.processes ?? 1);
+  if (processes === 1 && devices === null) return { args: ['-m', TORCH_MODULE], env: {}, processes };
+  const env: Record<string, string> = {};
+  if (Array.isArray(devices)) env.CUDA_VISIBLE_DEVICES = devices.join(',');
+  if (torch.device === 'cpu' || (torch.device === 'auto' && config.backend === 'cpu')) env.ACCELERATE_USE_CPU = 'true'; // PROTOCOL.md 3: device
+  if (!process.env.OMP_NUM_THREADS) env.OMP_NUM_THREADS = '1'; // N ranks on one CPU: no oversubscription (torchrun's own default)
+  const n = processes === 'all' ? 'gpu' : String(processes);
+  return { args: ['-m', 'torch.distributed.run', '--standalone', '--nproc-per-node', n, '--max-restarts', '0', '-m', TORCH_MODULE], env, processes };
+}
 
 export interface TorchLaunchOptions {
   /** Extra environment for the interpreter (tests). */
@@ -84,8 +108,10 @@ export function launchTorch(job: TrainJob, options: TorchLaunchOptions = {}): Tr
 
     // Python cannot read inside app.asar: the packaged app's python/ is unpacked beside it.
     const pythonPath = [unpackedPath(join(job.appRoot, 'python')), process.env.PYTHONPATH].filter(Boolean).join(delimiter);
-    const proc = spawn(search.found.path, ['-m', TORCH_MODULE], {
-      env: { ...process.env, PYTHONPATH: pythonPath, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', PYTHONUNBUFFERED: '1', ...options.env },
+    const { args, env: parallelEnv, processes } = torchCommand(job.config);
+    if (processes !== 1) note(`${processes === 'all' ? 'one process per GPU' : `${processes} processes`} (torch.distributed.run); rank 0 speaks for all`);
+    const proc = spawn(search.found.path, args, {
+      env: { ...process.env, PYTHONPATH: pythonPath, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', PYTHONUNBUFFERED: '1', ...parallelEnv, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       windowsHide: true,
     });
