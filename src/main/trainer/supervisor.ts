@@ -7,7 +7,7 @@
  * Python engine (../python/launch.ts) behind the same TrainerHandle; the demo, evaluate and ask
  * processes live in ./demo-process.ts and ./task-processes.ts.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiEvent, RunProgress, RunStatus, SerializedError } from '../../shared/api';
 import type { Store } from '../store';
@@ -16,7 +16,6 @@ import type { ImageRef as CoreImageRef } from '../../core/data/types';
 import { launchTorch, torchImagesDir } from '../python/launch';
 import { startDemoProcess } from './demo-process';
 import { askProcess, evaluateProcess, type ProcessContext } from './task-processes';
-import { SUPPORTED_MODEL_TYPES } from '../../core/hf/config';
 import { Sequencer, type ChildMessage, type ParentMessage, type TrainJob, type Unsequenced } from './protocol';
 
 const FLUSH_MS = 500;
@@ -245,24 +244,13 @@ export class Supervisor {
   }
 
   /**
-   * Evaluate and ask load the model in the tfjs trainer. A torch run's base is a Hugging Face
-   * folder: ask works where the tfjs loader reads its family (src/core/hf: the run's adapter is in
-   * PEFT's layout, which it imports); the built-in world evaluation is for the built-in base only.
+   * The built-in world evaluation is for the built-in base only: a torch run's Hugging Face model
+   * is refused. Ask works on torch runs (./answers.ts picks the tfjs or the Python answerer).
    */
   private refuseTorch(run: { id: number; config: TrainJob['config'] }, what: string): void {
-    if (run.config.engine !== 'torch') return;
-    if (what === 'asked') {
-      const cfg = join(run.config.baseModel, 'config.json');
-      let type: string;
-      try {
-        type = String((JSON.parse(readFileSync(cfg, 'utf8')) as { model_type?: unknown }).model_type ?? '');
-      } catch (e) {
-        throw new SupervisorError(`Run ${run.id} cannot be asked: its base model's ${cfg} is unreadable (${(e as Error).message}).`, 'conflict');
-      }
-      if (type in SUPPORTED_MODEL_TYPES) return;
-      throw new SupervisorError(`Run ${run.id} was trained by the torch engine on a ${type || '(no model_type)'} model (${cfg}), which the app's answerer does not read (it reads ${Object.keys(SUPPORTED_MODEL_TYPES).join(', ')}); export its adapter with \`mdpo runs export ${run.id} --out <dir> --what adapter\` and load it with PEFT.`, 'conflict');
+    if (run.config.engine === 'torch') {
+      throw new SupervisorError(`Run ${run.id} was trained by the torch engine; it cannot be ${what} in the app yet (export its adapter with \`mdpo runs export ${run.id} --out <dir> --what adapter\` and load it with PEFT).`, 'conflict');
     }
-    throw new SupervisorError(`Run ${run.id} was trained by the torch engine; it cannot be ${what} in the app yet (export its adapter with \`mdpo runs export ${run.id} --out <dir> --what adapter\` and load it with PEFT).`, 'conflict');
   }
 
   /** A job that works on a finished run's model (evaluate, ask): no dataset, nothing to resume. */
@@ -283,7 +271,6 @@ export class Supervisor {
   ask(runId: number, image: CoreImageRef, question: string, maxTokens: number): Promise<string> {
     const run = this.store.getRun(runId);
     if (!run) throw new SupervisorError(`Run ${runId} does not exist.`, 'not_found');
-    this.refuseTorch(run, 'asked');
     const job = this.runTaskJob(run, { kind: 'ask', image, question, maxTokens });
     const { handle, answer } = askProcess(this.processContext(), job, () => this.asking.delete(handle));
     this.asking.add(handle);
