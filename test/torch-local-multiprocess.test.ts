@@ -6,7 +6,7 @@
  * interrupted, and resuming it finishes identical; a cancel reaches both ranks (the run ends
  * cancelled with a checkpoint, nothing left running).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { dispatch } from '../src/main/api/dispatch';
@@ -14,7 +14,8 @@ import { openBackend, type Backend } from '../src/main/backend-context';
 import { decodeSafetensors } from '../src/core/model/safetensors';
 import type { ApiChannel, ApiOutputs, MetricSeries } from '../src/shared/api';
 import { trainConfigSchema, type MethodInput } from '../src/shared/schemas';
-import { tempDir } from './api-fixtures';
+import { runCli } from '../src/main/cli';
+import { tempDir, writeTinyDataset } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
 import { buildTinyCheckpoint, writeGradientDataset } from './torch-fixtures';
 
@@ -117,6 +118,36 @@ it('torch.processes / torch.devices: bad combinations are refused with the field
   expect(issue({ devices: [0, 1], device: 'cpu' })).toBe('torch.devices: torch.devices picks GPUs, but torch.device is "cpu"; use torch.processes for processes on the CPU.');
   expect(issue({ devices: [0, 1], processes: 3 })).toBe('torch.processes: torch.processes (3) and torch.devices (0,1) disagree: one process runs per GPU, so set only one of them.');
   expect(issue({ processes: 2, device: 'mps' })).toBe('torch.processes: Apple MPS runs one process; set torch.processes to 1 (got 2).');
+});
+
+it('mdpo train --processes / --devices reach config.torch; bad values exit 3 naming the flag or field', async () => {
+  const home = join(t.dir, 'cli-home');
+  const cli = async (...args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli([...args, '--home', home], { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
+    return { code, out: out.join(''), err: err.join('') };
+  };
+  const base = join(t.dir, 'cli-model');
+  mkdirSync(base, { recursive: true });
+  writeFileSync(join(base, 'config.json'), '{}');
+  expect((await cli('datasets', 'import', await writeTinyDataset(t.dir, 2))).code).toBe(0);
+  const train = (...extra: string[]) => cli('train', '--dataset', '1', '--engine', 'torch', '--base', base, '--python', '/nonexistent/python', '--steps', '2', '--json', ...extra);
+  const two = await train('--processes', '2');
+  expect(two.code).toBe(1); // no interpreter: the run fails, but its config is stored
+  const [run] = JSON.parse(two.out) as { config: { torch: { processes: number; devices: unknown; python: string } } }[];
+  expect(run!.config.torch).toMatchObject({ processes: 2, devices: null, python: '/nonexistent/python' });
+  const gpus = await train('--devices', '0,1');
+  expect((JSON.parse(gpus.out) as { config: { torch: { devices: unknown } } }[])[0]!.config.torch.devices).toEqual([0, 1]);
+  const bad = await train('--devices', '0,x');
+  expect(bad.code).toBe(3);
+  expect(bad.err).toBe('mdpo: --devices: expected "all" or GPU indices like 0,1, got "0,x"\n');
+  const clash = await train('--devices', '0,1', '--processes', '3');
+  expect(clash.code).toBe(3);
+  expect(clash.err).toBe('mdpo: config.torch.processes: torch.processes (3) and torch.devices (0,1) disagree: one process runs per GPU, so set only one of them.\n');
+  const zero = await train('--processes', '0');
+  expect(zero.code).toBe(3);
+  expect(zero.err).toMatch(/^mdpo: config\.torch\.processes: /);
 });
 
 describeWithPython(`local torch runs on 2 processes (gloo, CPU)${PYTHON_SKIP_REASON}`, () => {

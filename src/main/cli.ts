@@ -49,6 +49,8 @@ Usage: mdpo <command> [options]
       --checkpoint-every --backend --base <checkpoint folder> --name <name>
       --engine <tfjs|torch>           torch: PyTorch + transformers + PEFT on a Hugging Face folder (--base)
       --python <interpreter>          the torch engine's Python (default $MDPO_PYTHON, .venv, python3)
+      --processes N | --devices all|0,1
+                                      torch: train on N processes (gloo on CPU), or one per GPU
       --hold-out <N>                  hold N records out of training (seeded), for evalsets from-run
   runs list                           list runs
   runs show <id>                      one run: config, status, latest metrics, checkpoints
@@ -99,6 +101,20 @@ async function call<C extends ApiChannel>(backend: Backend, channel: C, input?: 
   const result = await dispatch(backend.handlers, channel, input);
   if (!result.ok) throw new CliError(result.error.message, exitFor(result.error));
   return result.value as ApiOutputs[C];
+}
+
+/** train's --python, --processes and --devices over the config file's torch block (undefined: none given). */
+function torchFlags(base: unknown, flags: { python?: string; processes?: string; devices?: string }): Record<string, unknown> | undefined {
+  if (flags.python === undefined && flags.processes === undefined && flags.devices === undefined) return undefined;
+  const torch: Record<string, unknown> = { ...(base as Record<string, unknown> | undefined) };
+  if (flags.python !== undefined) torch.python = resolve(flags.python);
+  if (flags.processes !== undefined) torch.processes = num('processes', flags.processes);
+  if (flags.devices !== undefined) {
+    const d = flags.devices.trim();
+    if (d !== 'all' && !/^\d+(,\d+)*$/.test(d)) throw new CliError(`--devices: expected "all" or GPU indices like 0,1, got "${flags.devices}"`, EXIT.badInput);
+    torch.devices = d === 'all' ? 'all' : d.split(',').map(Number);
+  }
+  return torch;
 }
 
 function num(flag: string, value: string | undefined): number | undefined {
@@ -221,6 +237,7 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
         import: { type: 'boolean' },
         'max-tokens': { type: 'string' },
         processes: { type: 'string' },
+        devices: { type: 'string' },
         'no-model': { type: 'boolean' },
         temperature: { type: 'string' },
       },
@@ -291,7 +308,7 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
           baseModel: flags.base ? resolve(flags.base) : undefined,
           engine: flags.engine,
           holdOut: num('hold-out', flags['hold-out']),
-          torch: flags.python ? { ...(base.torch as Record<string, unknown> | undefined), python: resolve(flags.python) } : undefined,
+          torch: torchFlags(base.torch, flags),
         };
         const config = { ...base, ...Object.fromEntries(Object.entries(over).filter(([, v]) => v !== undefined)) };
         if (config.datasetId === undefined) throw usage('train needs --dataset <id> (or datasetId in --config).');
