@@ -20,10 +20,10 @@ import { tempDir } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
 import { buildTinyCheckpoint, writeGradientDataset } from './torch-fixtures';
 
-// The target is Qwen2-VL; python/tests/builders.py cannot build it while torch 2.15 has no
-// torchvision release (Qwen2VLProcessor needs its video processor). LLaVA is a real transformers
-// family the builders make today; MDPO_TORCH_E2E_FAMILY=qwen2_vl runs the same test on Qwen2-VL.
-const FAMILY = process.env.MDPO_TORCH_E2E_FAMILY ?? 'llava';
+// The target: a tiny Qwen2-VL folder built by transformers (python/tests/builders.py;
+// its processor needs torchvision, pinned in python/requirements.txt).
+// MDPO_TORCH_E2E_FAMILY=llava (or another builder family) runs the same test on another family.
+const FAMILY = process.env.MDPO_TORCH_E2E_FAMILY ?? 'qwen2_vl';
 const STEPS = 6;
 
 const t = tempDir('mdpo-torch-e2e-');
