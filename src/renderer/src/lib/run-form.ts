@@ -109,7 +109,7 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
 /** The form filled with the schema's defaults (the paper's: docs/objective.md#defaults). */
 export function defaultValues(datasetId: number | null): FormValues {
   const config = trainConfigSchema.parse({ datasetId: 1 }) as unknown as Record<string, unknown>;
-  const values: FormValues = { name: '', datasetId: datasetId == null ? '' : String(datasetId), baseModel: BUILTIN_BASE, engine: String(config.engine) };
+  const values: FormValues = { name: '', datasetId: datasetId == null ? '' : String(datasetId), baseModel: BUILTIN_BASE, engine: String(config.engine), parallel: 'processes', parallelValue: '1' };
   for (const spec of ALL_FIELDS) {
     const v = getPath(config, spec.path);
     if (spec.kind === 'bool') values[spec.path] = Boolean(v);
@@ -127,6 +127,7 @@ export function toConfigInput(values: FormValues): { config: TrainConfigInput; e
   if (name) config.name = name;
   config.baseModel = String(values.baseModel ?? '').trim();
   if (values.engine !== undefined) config.engine = String(values.engine);
+  if (config.engine === 'torch') parallelInput(values, config, errors);
   const ds = String(values.datasetId ?? '');
   if (ds === '') errors.datasetId = 'Pick a dataset to train on.';
   else config.datasetId = Number(ds);
@@ -150,6 +151,20 @@ export function toConfigInput(values: FormValues): { config: TrainConfigInput; e
     }
   }
   return { config: config as unknown as TrainConfigInput, errors };
+}
+
+/** How many torch processes (the form's "processes" row, torch only): N processes, every GPU, or the listed GPUs. */
+export const PARALLEL_CHOICES = [['processes', 'Processes'], ['all', 'All GPUs'], ['gpus', 'These GPUs']] as const;
+
+function parallelInput(values: FormValues, config: Record<string, unknown>, errors: FieldErrors): void {
+  const mode = String(values.parallel ?? 'processes');
+  const text = String(values.parallelValue ?? '').trim();
+  if (mode === 'all') config.torch = { devices: 'all' };
+  else if (mode === 'gpus') {
+    if (/^\d+(\s*,\s*\d+)*$/.test(text)) config.torch = { devices: text.split(',').map((d) => Number(d.trim())) };
+    else errors.processes = `GPU indices separated by commas (like 0,1), got "${text}".`;
+  } else if (/^\d+$/.test(text)) config.torch = { processes: Number(text) };
+  else errors.processes = `A whole number of processes, got "${text}".`;
 }
 
 /** All reasons the form cannot be submitted, keyed by field path ("beta", "negative.cropMin"). */
