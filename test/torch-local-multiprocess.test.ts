@@ -201,6 +201,15 @@ describeWithPython(`local torch runs on 2 processes (gloo, CPU)${PYTHON_SKIP_REA
     await expectSameRun(id, oneProcess);
   });
 
+  it.skipIf(existsSync('/dev/nvidia0'))('torch.devices "all" on a machine without a GPU: failed before training, with the launcher\'s reason', async () => {
+    const [run] = await call('runs:create', { config: { ...config(1, 'all GPUs'), torch: { python: PYTHON, imageSize: 56, devices: 'all' } } as MethodInput<'runs:create'>['config'] });
+    expect(await backend.supervisor.waitFor(run!.id)).toBe('failed');
+    const error = backend.store.getRun(run!.id)!.error!;
+    expect(error.name).toBe('EngineStartError');
+    expect(error.message).toContain(`The torch engine (${PYTHON} -m torch.distributed.run --standalone --nproc-per-node gpu --max-restarts 0 -m mdpo_torch.trainer) exited before it started:`);
+    expect(error.message).toContain('ValueError: Cuda is not available.');
+  });
+
   it('cancel reaches both ranks: cancelled with a checkpoint, the launcher and the ranks gone', async () => {
     const id = await create(2, 'cancelled');
     await until('step 1', () => backend.store.getRun(id)!.step >= 1);
@@ -211,6 +220,17 @@ describeWithPython(`local torch runs on 2 processes (gloo, CPU)${PYTHON_SKIP_REA
     const run = backend.store.getRun(id)!;
     expect(latestStep(id)).toBe(run.step);
     expect(run.step).toBeLessThan(STEPS);
+    await until('the ranks to exit', () => ![launcher, ...ranks].some(alive), 10_000);
+  });
+
+  it('app quit (SIGTERM to the launcher) mid-run: interrupted, no rank left running', async () => {
+    const id = await create(2, 'quit');
+    await until('step 1', () => backend.store.getRun(id)!.step >= 1);
+    const launcher = backend.store.getRun(id)!.trainerPid!;
+    const ranks = childrenOf(launcher);
+    expect(ranks).toHaveLength(2);
+    await backend.supervisor.shutdown();
+    expect(backend.store.getRun(id)!.status).toBe('interrupted');
     await until('the ranks to exit', () => ![launcher, ...ranks].some(alive), 10_000);
   });
 });

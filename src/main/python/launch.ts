@@ -142,7 +142,7 @@ export function launchTorch(job: TrainJob, options: TorchLaunchOptions = {}): Tr
     proc.on('close', (code, signal) => {
       if (!heard && signal === null && !abort.signal.aborted) {
         const why = tail.slice(-6).join('\n') || `exit code ${code}`;
-        endWith({ type: 'failed', error: { name: 'EngineStartError', message: `The torch engine (${search.found!.path} -m ${TORCH_MODULE}) exited before it started:\n${why}\nRun \`mdpo doctor\` to check the Python environment (fix: \`${fix}\`).` } }, code ?? 1);
+        endWith({ type: 'failed', error: { name: 'EngineStartError', message: `The torch engine (${search.found!.path} ${args.join(' ')}) exited before it started:\n${why}\nRun \`mdpo doctor\` to check the Python environment (fix: \`${fix}\`).` } }, code ?? 1);
         return;
       }
       finish(code, signal);
