@@ -44,7 +44,7 @@ export const sharedRestrictions = {
 
 export default tseslint.config(
   {
-    ignores: ['out/**', 'dist/**', 'node_modules/**', 'coverage/**', 'test-artifacts/**', 'test/fixtures/**', 'resources/**'],
+    ignores: ['out/**', 'dist/**', 'node_modules/**', '.venv/**', '.cache/**', 'bench-results/**', 'coverage/**', 'test-artifacts/**', 'test/fixtures/**', 'resources/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
