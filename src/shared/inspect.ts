@@ -8,6 +8,13 @@ import type { DataIssue } from './validation';
 /** Ground truth of one item: a POPE-style yes/no label, the objects present, or none. */
 export type ItemTruth = { kind: 'yesno'; label: 'yes' | 'no' } | { kind: 'objects'; objects: string[] } | null;
 
+/** Valid items of a probe set by ground truth: yes/no label, object list, none. */
+export interface ProbeKinds {
+  yesno: number;
+  objects: number;
+  none: number;
+}
+
 export interface EvalSetSummary {
   id: number;
   name: string;
@@ -18,7 +25,7 @@ export interface EvalSetSummary {
   /** Valid items (what answers are generated for). */
   items: number;
   /** Items by ground truth. */
-  kinds: { yesno: number; objects: number; none: number };
+  kinds: ProbeKinds;
   /** The run whose held-out records these are (holdout sets). */
   runId: number | null;
   counts: { records: number; errors: number; warnings: number };

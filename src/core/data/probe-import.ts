@@ -17,7 +17,8 @@ import path from 'node:path';
 import { checkImageBytes, DEFAULT_MAX_FILE_BYTES, type ImageCheck, type ImageCheckOptions } from './image-check';
 import { datasetIssue, recordIssue } from './issues';
 import { resolveImagePath } from './paths';
-import { DatasetError, type DataIssue, type ImageRef, type IssueCode, type SourcePos } from './types';
+import type { ProbeKinds } from '../../shared/inspect';
+import { DatasetError, type DataIssue, type ImageRef, type IssueCode, type SourcePos, type ValidationSummary } from './types';
 
 export type ProbeTruth = { kind: 'yesno'; label: 'yes' | 'no' } | { kind: 'objects'; objects: string[] } | null;
 
@@ -41,17 +42,8 @@ export interface ProbeReport {
   files: string[];
   excluded: number[];
   issues: DataIssue[];
-  summary: {
-    records: number;
-    valid: number;
-    excluded: number;
-    errors: number;
-    warnings: number;
-    notes: number;
-    byCode: Partial<Record<IssueCode, number>>;
-    /** Valid items by ground truth: yes/no label, object list, none. */
-    kinds: { yesno: number; objects: number; none: number };
-  };
+  /** A dataset report's counts (no text-length or image statistics), plus the items by ground truth. */
+  summary: Omit<ValidationSummary, 'lengths' | 'images'> & { kinds: ProbeKinds };
   createdAt: string;
 }
 
