@@ -46,6 +46,9 @@ describe.skipIf(!haveChromium)('help links in browser mode', () => {
     });
     page = context.pages()[0] ?? (await context.newPage());
     await page.goto(server.url);
+    // The app has loaded (and listens for events) before the dataset arrives; it then shows the
+    // form on the import's event, without a reload (going to #/new is a same-document navigation).
+    await page.getByTestId('first-launch').waitFor({ timeout: 120_000 });
     // The New run form needs a dataset: import the small fixture through the API, as the page would.
     const imported = await page.evaluate(async (path) => {
       const r = await fetch('/api/datasets:import', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path }) });
@@ -53,7 +56,7 @@ describe.skipIf(!haveChromium)('help links in browser mode', () => {
     }, join(ROOT, 'test', 'fixtures', 'datasets', 'silkie-mini'));
     expect(imported).toBe(200);
     await page.goto(server.url.replace(/\/\?token=.*$/, '/#/new'));
-    await page.locator('form[aria-label="New run"]').waitFor();
+    await page.locator('form[aria-label="New run"]').waitFor({ timeout: 120_000 });
   }, 300_000);
 
   afterAll(async () => {

@@ -38,6 +38,9 @@ export class AppState {
 
   async load(): Promise<void> {
     const api = getApi();
+    // Listen before the first fetch: an import or a run that changes state between the fetch
+    // and the subscription would otherwise never reach the page (its event would be missed).
+    this.connect();
     try {
       this.info = await api.app.info();
       await Promise.all([this.refreshDatasets(), this.refreshRuns()]);
@@ -45,7 +48,6 @@ export class AppState {
       this.error = errorMessage(e);
     }
     this.loaded = true;
-    this.connect();
   }
 
   connect(): void {
@@ -113,12 +115,21 @@ export class AppState {
     await getApi().demo.cancel();
   }
 
+  // Refreshes overlap (the first load and an event's refresh): only the newest request's answer
+  // is applied, so an older, slower list never overwrites a newer one.
+  private datasetsAsked = 0;
+  private runsAsked = 0;
+
   async refreshDatasets(): Promise<void> {
-    this.datasets = await getApi().datasets.list();
+    const ask = ++this.datasetsAsked;
+    const list = await getApi().datasets.list();
+    if (ask === this.datasetsAsked) this.datasets = list;
   }
 
   async refreshRuns(): Promise<void> {
-    this.runs = await getApi().runs.list();
+    const ask = ++this.runsAsked;
+    const list = await getApi().runs.list();
+    if (ask === this.runsAsked) this.runs = list;
   }
 
   private scheduleRunsRefresh(): void {
