@@ -7,6 +7,7 @@
  *   options: --seed 1 --scenes 6000 --epochs 1 --lr 0.003 --batch 64 --out DIR
  *            --snapshot-every N (save DIR/snapshots/step-N while training) --eval-scenes 300
  *            --noise 0.15 --noise-placement random|end (caption noise; README "Redesign plan")
+ *            --vision-steps 250 (patch-label warm-up) --freeze-vision (SFT leaves the vision tower as warmed up)
  *
  * Seeded end to end; the same options on the same backend give the same weights.
  */
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     noise: { type: 'string', default: '0.15' },
     'noise-placement': { type: 'string', default: 'random' },
     'vision-steps': { type: 'string', default: '250' },
+    'freeze-vision': { type: 'boolean', default: false },
     out: { type: 'string', default: 'resources/base-model' },
     'snapshot-every': { type: 'string', default: '0' },
     'eval-scenes': { type: 'string', default: '300' },
@@ -128,6 +130,7 @@ async function main(): Promise<void> {
     noiseRate: Number(values.noise),
     noisePlacement: values['noise-placement'] as 'random' | 'end',
     visionSteps: Number(values['vision-steps']),
+    freezeVision: values['freeze-vision'],
     onVisionStep: (step, loss, accuracy) => {
       if (step % 25 === 0) console.log(`vision warm-up ${step}: loss ${loss.toFixed(3)}, patch accuracy ${(100 * accuracy).toFixed(1)}%`);
     },

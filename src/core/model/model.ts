@@ -45,6 +45,8 @@ export interface PairBatch {
 
 export class Vlm {
   lora: LoraState | null = null;
+  /** Base weights kept fixed in full fine-tuning (see freezeBase). */
+  private readonly frozen = new Set<string>();
 
   constructor(readonly config: VlmConfig, readonly params: ParamStore) {
     validateConfig(config);
@@ -228,7 +230,7 @@ export class Vlm {
   removeLora(): void {
     this.lora?.dispose();
     this.lora = null;
-    for (const [, v] of this.params.entries()) v.trainable = true;
+    for (const [name, v] of this.params.entries()) v.trainable = !this.frozen.has(name);
   }
 
   /** W += (alpha/r) B A into the base weights, then removes the adapters. */
@@ -238,16 +240,32 @@ export class Vlm {
     this.removeLora();
   }
 
-  /** LoRA A/B when adapters are attached, else every parameter (full fine-tuning). */
+  /**
+   * Full fine-tuning of part of the model: base weights whose checkpoint name starts with one
+   * of `prefixes` stop training (e.g. the world base's SFT keeps its warmed-up vision tower).
+   * Returns how many weights were frozen; adapters, when attached, are unaffected.
+   */
+  freezeBase(prefixes: readonly string[]): number {
+    let n = 0;
+    for (const [name, v] of this.params.entries()) {
+      if (!prefixes.some((p) => name.startsWith(p))) continue;
+      this.frozen.add(name);
+      v.trainable = false;
+      n++;
+    }
+    return n;
+  }
+
+  /** LoRA A/B when adapters are attached, else every parameter not frozen (full fine-tuning). */
   trainableVariables(): tf.Variable[] {
-    return this.lora ? this.lora.variables() : this.params.entries().map(([, v]) => v);
+    return [...this.trainableParameters().values()];
   }
 
   /** Trainable variables by their checkpoint name (HF key, or `<module>.lora_A.weight`). */
   trainableParameters(): Map<string, tf.Variable> {
     const m = new Map<string, tf.Variable>();
     if (this.lora) for (const v of this.lora.variables()) m.set(this.lora.keyOf(v), v);
-    else for (const [name, v] of this.params.entries()) m.set(name, v);
+    else for (const [name, v] of this.params.entries()) if (!this.frozen.has(name)) m.set(name, v);
     return m;
   }
 

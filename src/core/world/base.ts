@@ -53,6 +53,8 @@ export interface WorldBaseOptions {
   popePerScene?: number;
   /** Steps of the vision warm-up on patch labels before SFT (default 250; 0 = none). */
   visionSteps?: number;
+  /** Keep the vision tower as the warm-up left it during SFT (default false). */
+  freezeVision?: boolean;
   epochs?: number;
   learningRate?: number;
   batchSize?: number;
@@ -75,6 +77,7 @@ export interface WorldBaseSettings {
   noisePlacement: 'random' | 'end';
   popePerScene: number;
   visionSteps: number;
+  freezeVision: boolean;
   visionWarmup: { loss: number; accuracy: number } | null;
   epochs: number;
   learningRate: number;
@@ -130,6 +133,7 @@ export async function trainWorldBase(options: WorldBaseOptions): Promise<WorldBa
     noisePlacement: options.noisePlacement ?? 'random',
     popePerScene: options.popePerScene ?? 2,
     visionSteps: options.visionSteps ?? 250,
+    freezeVision: options.freezeVision ?? false,
     epochs: options.epochs ?? 4,
     learningRate: options.learningRate ?? 3e-3,
     batchSize: options.batchSize ?? 32,
@@ -148,6 +152,8 @@ export async function trainWorldBase(options: WorldBaseOptions): Promise<WorldBa
     settings.visionSteps > 0
       ? await warmUpVision(model, { seed: settings.seed, steps: settings.visionSteps, onStep: options.onVisionStep })
       : null;
+  // SFT otherwise re-learns the tower from the caption loss and loses shape (README, measured candidates).
+  if (settings.freezeVision) model.freezeBase(['vision_tower.']);
   const result = await trainSft(
     model,
     source,
