@@ -9,6 +9,7 @@
  *   options: --out DIR (default runs/experiment) --base DIR --arms a,b,... --epochs N --lr X
  *            --pair-scenes N --reliance-scenes N --batch-size N --grad-accum N --backend NAME
  *            --workers N (processes sharing the jobs; default 1)
+ *            --pope-pairs N (also sample and judge N adversarial POPE questions per pair scene; default 0)
  *
  * Each finished (arm, seed) is kept in DIR/parts/, so rerunning the same command resumes.
  */
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     epochs: { type: 'string' },
     lr: { type: 'string' },
     'pair-scenes': { type: 'string' },
+    'pope-pairs': { type: 'string' },
     'eval-scenes': { type: 'string' },
     'reliance-scenes': { type: 'string' },
     'batch-size': { type: 'string' },
@@ -59,6 +61,7 @@ const options: ExperimentOptions = {
   epochs: num(values.epochs),
   learningRate: num(values.lr),
   pairScenes: num(values['pair-scenes']),
+  popePairs: num(values['pope-pairs']),
   evalScenes: num(values['eval-scenes']),
   relianceScenes: num(values['reliance-scenes']),
   batchSize: num(values['batch-size']),

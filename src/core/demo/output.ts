@@ -8,7 +8,7 @@ import type { ArmSpec } from './arms';
 import { negativeLabel, usesNegative } from './arms';
 import { markAnswer } from './marks';
 import { renderReport } from './report';
-import { MECHANISM_NOTE, METRICS, RESULTS_FORMAT, parseResults, resultsTable, summarise, trainedSteps, trainingTable, type ArmResult, type DemoSample, type StudyResults } from './results';
+import { MECHANISM_NOTE, METRICS, RESULTS_FORMAT, parseResults, ratiosLine, resultsTable, summarise, trainedSteps, trainingTable, type ArmResult, type DemoSample, type StudyResults } from './results';
 import type { ArmSeedResult, StudyContext } from './study';
 import { machineInfo } from './study';
 
@@ -94,12 +94,14 @@ export function resultsMarkdown(r: StudyResults): string {
   const lines = [
     `# ${r.kind === 'demo' ? 'Demo' : 'Full study'}: held-out results`,
     '',
-    `${r.dataset.pairs} pairs (${r.dataset.questions} questions sampled from the base, ${r.dataset.dropped} ties dropped); ` +
+    `${r.dataset.pairs} pairs (${r.dataset.questions} questions sampled from the base${Number(st.popePairs) > 0 ? `: a description and ${st.popePairs} POPE questions per scene` : ''}, ${r.dataset.dropped} ties dropped; ` +
+      `hallucinated objects in chosen ${r.dataset.chosenHallucinations}, in rejected ${r.dataset.rejectedHallucinations}); ` +
       `${r.dataset.evalScenes} held-out scenes, ${r.dataset.heldOutPairs} held-out pairs for image reliance. ` +
       `Training: ${trainedSteps(r)}, lr ${st.learningRate}, batch ${st.batchSize}x${st.gradAccum}, beta ${st.beta}, LoRA r${st.loraRank}/alpha ${st.loraAlpha}.`,
     seeds > 1 ? `Cells: mean ± sample std over ${seeds} seeds (${(st.seeds as number[]).join(', ')}). Rates in %, image reliance in nats.` : 'One seed. Rates in %, image reliance in nats.',
     '',
     resultsTable(r.arms),
+    ratiosLine(r.arms),
     MECHANISM_NOTE,
     '',
     trainingTable(r.arms),

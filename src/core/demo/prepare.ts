@@ -39,6 +39,8 @@ export async function prepareStudy(settings: StudySettings, hooks: StudyHooks = 
     scenes: settings.pairScenes,
     samplesPerQuestion: settings.samplesPerQuestion,
     temperature: settings.temperature,
+    // Only stamped when used, so datasets built before the option still match.
+    ...(settings.popePairs > 0 ? { popePairs: settings.popePairs } : {}),
   };
   const heldSettings = { ...pairSettings, relianceScenes: settings.relianceScenes };
 
@@ -62,6 +64,7 @@ export async function prepareStudy(settings: StudySettings, hooks: StudyHooks = 
       scenes: settings.pairScenes,
       samplesPerQuestion: settings.samplesPerQuestion,
       temperature: settings.temperature,
+      popePerScene: settings.popePairs,
       dir: datasetDir,
       onProgress: (d, t) => {
         checkSignal(hooks);

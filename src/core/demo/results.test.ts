@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { WorldEvaluation } from '../world/evaluate';
-import { METRICS, evaluationRows, formatSpread, metricsOf, resultsTable, spread, summarise, trainingTable, type ArmResult } from './results';
+import { METRICS, evaluationRows, formatSpread, mdpoDpoRatios, metricsOf, ratiosLine, resultsTable, spread, summarise, trainingTable, type ArmResult } from './results';
 
 describe('spread and summarise', () => {
   it('mean, sample std (n - 1), min and max', () => {
@@ -117,5 +117,29 @@ describe('mechanism metrics (issue 20)', () => {
     expect(table).toContain('| per-object perception: shape ↑ | – |');
     expect(table).toContain('| theme-typical share of hallucinated mentions | – |');
     expect(evaluationRows(m).map((r) => r.metric)).not.toContain('perception');
+  });
+});
+
+describe('mDPO/DPO ratios', () => {
+  const arm = (name: string, chairS: number, chairI: number, cover: number) => ({
+    name,
+    summary: Object.fromEntries(
+      Object.entries({ chair_s: chairS, chair_i: chairI, cover }).map(([k, mean]) => [k, { mean, std: 0, min: mean, max: mean, n: 1 }]),
+    ),
+  });
+
+  it('divides the means, and says the paper\'s ratios beside them', () => {
+    const arms = [arm('base', 0.6, 0.4, 0.5), arm('dpo', 0.5, 0.4, 0.3), arm('mdpo', 0.4, 0.3, 0.45)];
+    const r = mdpoDpoRatios(arms)!;
+    expect(r.chair_s).toBeCloseTo(0.8, 12);
+    expect(r.chair_i).toBeCloseTo(0.75, 12);
+    expect(r.cover).toBeCloseTo(1.5, 12);
+    expect(ratiosLine(arms)).toContain('CHAIR_s 0.80, CHAIR_i 0.75, Cover 1.50');
+    expect(ratiosLine(arms)).toContain('CHAIR_s 0.61, CHAIR_i 0.61, Cover 0.91');
+  });
+
+  it('is absent without both arms', () => {
+    expect(mdpoDpoRatios([arm('dpo', 0.5, 0.4, 0.3)])).toBeNull();
+    expect(ratiosLine([arm('mdpo', 0.5, 0.4, 0.3)])).toBe('');
   });
 });

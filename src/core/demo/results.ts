@@ -200,6 +200,26 @@ export function resultsTable(arms: readonly Pick<ArmResult, 'name' | 'summary'>[
   return [head, rule, ...rows].join('\n') + '\n';
 }
 
+/** The paper's mDPO/DPO ratios on Bunny-3B, Table 1 (docs/objective.md#the-papers-numbers). */
+export const PAPER_RATIOS = { chair_s: 27.0 / 44.3, chair_i: 4.6 / 7.6, cover: 67.4 / 74.1 } as const;
+
+/** mDPO's mean over DPO's mean for CHAIR_s, CHAIR_i and Cover; null without both arms. */
+export function mdpoDpoRatios(arms: readonly Pick<ArmResult, 'name' | 'summary'>[]): { chair_s: number; chair_i: number; cover: number } | null {
+  const dpo = arms.find((a) => a.name === 'dpo');
+  const mdpo = arms.find((a) => a.name === 'mdpo');
+  if (!dpo || !mdpo) return null;
+  const ratio = (k: string): number => (mdpo.summary[k]?.mean ?? NaN) / (dpo.summary[k]?.mean ?? NaN);
+  return { chair_s: ratio('chair_s'), chair_i: ratio('chair_i'), cover: ratio('cover') };
+}
+
+/** One line under the table: the ratios of means, and the paper's for comparison. */
+export function ratiosLine(arms: readonly Pick<ArmResult, 'name' | 'summary'>[]): string {
+  const r = mdpoDpoRatios(arms);
+  if (!r) return '';
+  const f = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
+  return `mDPO/DPO (ratio of the means): CHAIR_s ${f(r.chair_s)}, CHAIR_i ${f(r.chair_i)}, Cover ${f(r.cover)} (the paper, Bunny-3B, Table 1: CHAIR_s ${f(PAPER_RATIOS.chair_s)}, CHAIR_i ${f(PAPER_RATIOS.chair_i)}, Cover ${f(PAPER_RATIOS.cover)}).\n`;
+}
+
 /** Training diagnostics at the last step (mean ± std over seeds). */
 export const FINAL_TRAIN_METRICS = [
   'loss',

@@ -23,6 +23,7 @@ export const DEMO_SETTINGS: Omit<StudySettings, 'baseDir' | 'outDir'> = {
   pairScenes: 400,
   samplesPerQuestion: 4,
   temperature: 1,
+  popePairs: 0,
   evalScenes: 150,
   relianceScenes: 100,
   statsScenes: 8000,

@@ -37,6 +37,8 @@ export interface StudySettings {
   pairScenes: number;
   samplesPerQuestion: number;
   temperature: number;
+  /** Adversarial POPE questions per pair scene sampled and judged beside the description (0: descriptions only). */
+  popePairs: number;
   /** Held-out scenes for CHAIR/Cover/Hal and POPE. */
   evalScenes: number;
   /** Held-out scenes sampled for the image-reliance pairs (a prefix of the evaluation scenes). */
