@@ -3,7 +3,7 @@ does on tfjs: model + processor from the job's folder, pairs from the records an
 folder, LoRA, the loop, and the final adapter in <runDir>/adapter."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -11,6 +11,7 @@ import torch
 from .data import Limits, check_negative_epochs, load_pairs
 from .distributed import Parallel, ShardedTask
 from .errors import CancelledError, JobError, UnsupportedTaskError
+from .fsdp import FsdpPreferenceTask, FsdpStepTask, launch_mode, shard_model
 from .models import (LORA_TARGETS_ALL, add_lora, check_folder, device_memory_bytes, dropout_off, estimate_memory,
                      load_config, load_model, load_processor, lora_parameter_estimate, pick_placement, refuse_if_too_big,
                      text_config_of, trainable_parameters)
@@ -62,6 +63,7 @@ def run_job(job: dict, hooks: LoopHooks, parallel: Parallel | None = None) -> di
         raise JobError("The built-in world base runs on the tfjs engine; the torch engine trains a Hugging Face checkpoint folder.")
     if not job.get("dataset"):
         raise JobError(f"Run {job.get('runId')} has no dataset (it was deleted); nothing to train on.")
+    mode = launch_mode(world=parallel.world if parallel is not None else 1)  # DeepSpeed and FSDP settings refused here
     opts = torch_options(config)
     run_dir = Path(job["runDir"])
     main = parallel is None or parallel.is_main
@@ -85,12 +87,18 @@ def run_job(job: dict, hooks: LoopHooks, parallel: Parallel | None = None) -> di
                                lora_params=lora_parameter_estimate(text, int(lora.get("rank", 64)), targets),
                                rows=rows, tokens=opts.limits.max_length,
                                answer_tokens=opts.limits.max_answer_length, recompute=opts.gradient_checkpointing)
+    if mode.fsdp is not None and parallel is not None:  # each process holds 1/N of the frozen weights
+        share = estimate.weights // parallel.world
+        estimate = replace(estimate, weights=share, total=int((share + estimate.lora + estimate.activations) * 1.1))
     refuse_if_too_big(estimate, device_memory_bytes(placement.device), str(placement.device))
     hooks.log(f"memory estimate: {estimate.describe()}")
     prepared = prepare_pairs(processor, pairs, objective, opts.limits)
+    for note in mode.notes:
+        hooks.log(note)
 
     model = load_model(folder, placement.weight_dtype)
-    model.to(placement.device)
+    if mode.fsdp is None:
+        model.to(placement.device)  # under FSDP, fully_shard moves each shard there (fsdp.shard_model)
     if opts.gradient_checkpointing and getattr(model, "supports_gradient_checkpointing", False):
         if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
@@ -100,11 +108,15 @@ def run_job(job: dict, hooks: LoopHooks, parallel: Parallel | None = None) -> di
                      dropout=float(lora.get("dropout", 0)), targets=targets, seed=cfg.seed)
     dropout_off(model)
     model.train()
+    if mode.fsdp is not None and parallel is not None:
+        held = shard_model(model, mode.fsdp, parallel, placement.device)
+        hooks.log(f"{mode.fsdp.describe()}: parameter bytes per rank {held[:-1]} of {held[-1]} for the whole model")
     params = trainable_parameters(model)
-    train_task = PreferenceTask(model, processor, prepared, objective, fixed_per_pair=cfg.negative_fixed_per_pair,
-                                autocast=placement.autocast, device=placement.device)
+    task_class = PreferenceTask if mode.fsdp is None else FsdpPreferenceTask
+    train_task = task_class(model, processor, prepared, objective, fixed_per_pair=cfg.negative_fixed_per_pair,
+                            autocast=placement.autocast, device=placement.device)
     if parallel is not None:
-        train_task = ShardedTask(train_task, parallel, [p for _, p in params])
+        train_task = (ShardedTask if mode.fsdp is None else FsdpStepTask)(train_task, parallel, [p for _, p in params])
     inputs = input_fingerprints(folder, prepared, config.get("negative") or {}, cfg.negative_fixed_per_pair,
                                 placement.device.type)
     extra = {"limits": opts.limits.__dict__, "lora": {"rank": lora.get("rank", 64), "alpha": lora.get("alpha", 128),
