@@ -1,4 +1,4 @@
-"""FSDP2 under `accelerate launch` with an FSDP config; DeepSpeed refused (PROTOCOL.md section 7).
+"""FSDP2 under `accelerate launch` with an FSDP config; DeepSpeed refused (PROTOCOL.md, "Sharded runs").
 
 accelerate does not wrap this engine's model (the engine is a plain script it launches): it passes
 the config's choices to every process in environment variables (accelerate/utils/launch.py,

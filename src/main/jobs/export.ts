@@ -7,7 +7,7 @@
  *   data/images/          m and m' rendered by the app's own data code (python/PROTOCOL.md 3.1)
  *   model/                the base model folder (copied; --no-model leaves it to the cluster: see README)
  *   engine/mdpo_torch/    the engine's source    requirements.txt   the pinned packages
- *   accelerate.yaml       launch.sh   slurm.sbatch   README.md
+ *   accelerate.yaml (DDP)   accelerate-fsdp.yaml (FSDP2)   launch.sh   slurm.sbatch   README.md
  *
  * Nothing in it names a path of this machine: every path is relative to the folder
  * (python/mdpo_torch/job.py resolves them where the job runs).
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { renderTorchImages } from '../python/images';
 import type { PreferenceRecord } from '../../core/data/types';
 import { BUILTIN_BASE, type TrainConfig } from '../../shared/schemas';
-import { acceleratePlainYaml, jobReadme, launchScript, slurmScript } from './templates';
+import { accelerateFsdpYaml, acceleratePlainYaml, jobReadme, launchScript, slurmScript } from './templates';
 
 export const JOB_FORMAT = 'mdpo-studio/cluster-job';
 export const JOB_VERSION = 1;
@@ -109,6 +109,7 @@ export async function exportJob(input: ExportInput): Promise<{ dir: string; file
     };
     writeFileSync(join(tmp, 'job.json'), JSON.stringify(spec, null, 2));
     writeFileSync(join(tmp, 'accelerate.yaml'), acceleratePlainYaml(input.processes));
+    writeFileSync(join(tmp, 'accelerate-fsdp.yaml'), accelerateFsdpYaml(input.processes));
     writeFileSync(join(tmp, 'launch.sh'), launchScript(input.processes));
     chmodSync(join(tmp, 'launch.sh'), 0o755);
     writeFileSync(join(tmp, 'slurm.sbatch'), slurmScript(input.processes));

@@ -5,10 +5,42 @@ import type { JobSpec } from './export';
 export function acceleratePlainYaml(processes: number): string {
   return [
     '# accelerate config for this job (accelerate launch --config_file accelerate.yaml).',
-    '# DDP on one machine; for FSDP or DeepSpeed ZeRO, replace this file with `accelerate config` output.',
+    '# DDP: every process holds the whole model. To shard the base over the processes (FSDP2), run',
+    '# ACCELERATE_CONFIG=accelerate-fsdp.yaml ./launch.sh. DeepSpeed is refused by the engine (README.md).',
     'compute_environment: LOCAL_MACHINE',
     `distributed_type: ${processes > 1 ? 'MULTI_GPU' : 'NO'}`,
     'mixed_precision: "no"   # the engine sets bf16 autocast itself (config.torch.precision)',
+    `num_processes: ${processes}`,
+    'num_machines: 1',
+    'machine_rank: 0',
+    'main_training_function: main',
+    'rdzv_backend: static',
+    'same_network: true',
+    'use_cpu: false',
+    '',
+  ].join('\n');
+}
+
+/**
+ * FSDP2 (python/mdpo_torch/fsdp.py): the frozen base sharded over the processes, one unit per decoder or vision
+ * layer. reshard_after_forward true ~ FULL_SHARD ~ ZeRO-3; false ~ SHARD_GRAD_OP ~ ZeRO-2.
+ */
+export function accelerateFsdpYaml(processes: number): string {
+  return [
+    '# accelerate config for this job with FSDP2: ACCELERATE_CONFIG=accelerate-fsdp.yaml ./launch.sh',
+    '# The engine shards the frozen base (one unit per decoder / vision layer, then the root); LoRA stays whole.',
+    '# fsdp_reshard_after_forward: true ~ FULL_SHARD ~ ZeRO-3 (least memory); false ~ SHARD_GRAD_OP ~ ZeRO-2.',
+    '# The engine refuses fsdp_offload_params: true and HYBRID_SHARD; DeepSpeed configs are refused too.',
+    'compute_environment: LOCAL_MACHINE',
+    'distributed_type: FSDP',
+    'mixed_precision: "no"   # the engine sets bf16 autocast itself (config.torch.precision)',
+    'fsdp_config:',
+    '  fsdp_version: 2',
+    '  fsdp_reshard_after_forward: true',
+    '  fsdp_auto_wrap_policy: TRANSFORMER_BASED_WRAP',
+    '  fsdp_offload_params: false',
+    '  fsdp_cpu_ram_efficient_loading: false',
+    '  fsdp_activation_checkpointing: false   # config.torch.gradientCheckpointing decides',
     `num_processes: ${processes}`,
     'num_machines: 1',
     'machine_rank: 0',
@@ -25,6 +57,7 @@ export function launchScript(processes: number): string {
 # Runs this job on one machine: NPROC processes (default ${processes}) under accelerate.
 #   PYTHON=/path/to/python ./launch.sh          (default: python3 on PATH)
 #   NPROC=1 ./launch.sh                         (one process)
+#   ACCELERATE_CONFIG=accelerate-fsdp.yaml ./launch.sh   (FSDP2: the base sharded over the processes)
 # Output goes to ./out: events.jsonl (metrics, checkpoints, the end), checkpoints/, adapter/.
 # Run it again after an interruption: it resumes from out/checkpoints/latest.json.
 set -euo pipefail
@@ -38,10 +71,18 @@ if [ ! -f model/config.json ]; then
   exit 3
 fi
 NNODES="\${NNODES:-1}"
+CONFIG="\${ACCELERATE_CONFIG:-accelerate.yaml}"
+if [ ! -f "$CONFIG" ]; then
+  echo "launch.sh: no accelerate config at $CONFIG (ACCELERATE_CONFIG)" >&2
+  exit 3
+fi
+# accelerate.yaml: --multi_gpu (DDP). Any other config names its own distributed_type (FSDP), which --multi_gpu would override.
+MULTI_GPU=""
+if [ "$CONFIG" = accelerate.yaml ]; then MULTI_GPU="--multi_gpu"; fi
 if [ "$NPROC" -gt 1 ] || [ "$NNODES" -gt 1 ]; then
-  # --multi_gpu: one process per GPU (DDP-style, NCCL); on a machine without GPUs the same runs on CPU with gloo.
+  # One process per GPU (NCCL); on a machine without GPUs the same runs on CPU with gloo.
   # Several machines (slurm.sbatch sets these): NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT; out/ on a shared disk.
-  exec "$PYTHON" -m accelerate.commands.launch --config_file accelerate.yaml --multi_gpu \\
+  exec "$PYTHON" -m accelerate.commands.launch --config_file "$CONFIG" $MULTI_GPU \\
     --num_processes "$((NPROC * NNODES))" --num_machines "$NNODES" --machine_rank "\${NODE_RANK:-0}" \\
     --main_process_ip "\${MASTER_ADDR:-127.0.0.1}" --main_process_port "\${MASTER_PORT:-29500}" \\
     -m mdpo_torch.job --job job.json --out out
@@ -89,7 +130,7 @@ Variant ${c.variant}, ${c.maxSteps ?? `${c.epochs} epoch(s)`} ${c.maxSteps ? 'st
 - \`data/records.json\`, \`data/images/\`: the pairs, and m / m' as the app rendered them.
 - \`model/\`: the base model${modelIncluded ? '' : ' — NOT included: copy the Hugging Face folder there (config.json, *.safetensors, tokenizer and processor files)'}.
 - \`engine/mdpo_torch\`: the torch engine; \`requirements.txt\`: its pinned packages.
-- \`accelerate.yaml\`, \`launch.sh\` (one machine), \`slurm.sbatch\` (an example for SLURM).
+- \`accelerate.yaml\` (DDP), \`accelerate-fsdp.yaml\` (FSDP2), \`launch.sh\` (one machine), \`slurm.sbatch\` (an example for SLURM).
 
 ## Run it
 \`\`\`sh
@@ -100,6 +141,14 @@ sbatch slurm.sbatch              # or on a SLURM cluster
 The run writes \`out/events.jsonl\` (one JSON message per line: started, metrics, progress,
 checkpoint, done/cancelled/failed), \`out/checkpoints/\` and, at the end, \`out/adapter/\` (PEFT).
 Interrupted (a kill, a preemption)? Run \`./launch.sh\` again: it resumes from the last checkpoint.
+
+## Sharding a model too big for one GPU (FSDP)
+By default every process holds the whole model (DDP). \`ACCELERATE_CONFIG=accelerate-fsdp.yaml ./launch.sh\`
+(or the same variable before \`sbatch\`) shards the frozen base over the processes with FSDP2, one unit per
+decoder or vision layer; \`out/events.jsonl\` logs the parameter bytes each process holds. In that file,
+\`fsdp_reshard_after_forward: true\` is FULL_SHARD (~ ZeRO-3), \`false\` SHARD_GRAD_OP (~ ZeRO-2). The effective
+batch, the data order and the checkpoints are those of one process, so a job may resume with or without FSDP.
+DeepSpeed configs are refused at start (the engine does not ship DeepSpeed): use the FSDP file instead.
 
 ## Bring it back
 Copy the folder (at least job.json and out/) to the app's machine, then
