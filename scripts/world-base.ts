@@ -6,8 +6,8 @@
  *   npx tsx scripts/world-base.ts --eval-only resources/base-model --pairs-out DIR --pairs-scenes 400
  *   options: --seed 1 --scenes 6000 --epochs 1 --lr 0.003 --batch 64 --out DIR
  *            --snapshot-every N (save DIR/snapshots/step-N while training) --eval-scenes 300
- *            --noise 0.15 --noise-placement random|end (caption noise; README "Redesign plan")
- *            --vision-steps 250 (patch-label warm-up) --freeze-vision (SFT leaves the vision tower as warmed up)
+ *            --noise 0.6 --noise-placement end|random (caption noise; world README "Caption noise")
+ *            --vision-steps 3000 (patch-label warm-up) --vision-sft freeze|train (SFT leaves the tower as warmed up, or trains it)
  *
  * Seeded end to end; the same options on the same backend give the same weights.
  */
@@ -34,10 +34,12 @@ const { values } = parseArgs({
     lr: { type: 'string', default: '0.003' },
     batch: { type: 'string', default: '64' },
     pope: { type: 'string', default: '2' },
-    noise: { type: 'string', default: '0.15' },
-    'noise-placement': { type: 'string', default: 'random' },
-    'vision-steps': { type: 'string', default: '250' },
-    'freeze-vision': { type: 'boolean', default: false },
+    // The shipped recipe (src/core/world/README.md "The shipped base"): a 3000-step patch-label
+    // warm-up, SFT with the vision tower frozen, 60% of captions adding a theme-typical absent object last.
+    noise: { type: 'string', default: '0.6' },
+    'noise-placement': { type: 'string', default: 'end' },
+    'vision-steps': { type: 'string', default: '3000' },
+    'vision-sft': { type: 'string', default: 'freeze' },
     out: { type: 'string', default: 'resources/base-model' },
     'snapshot-every': { type: 'string', default: '0' },
     'eval-scenes': { type: 'string', default: '300' },
@@ -48,6 +50,11 @@ const { values } = parseArgs({
 });
 
 const seed = Number(values.seed);
+
+function visionSft(v: string): boolean {
+  if (v !== 'freeze' && v !== 'train') throw new Error(`--vision-sft: expected freeze or train, got "${v}"`);
+  return v === 'freeze';
+}
 const sceneCount = Number(values.scenes);
 
 async function measure(model: Vlm, tokenizer: WordTokenizer): Promise<WorldEvaluation> {
@@ -130,7 +137,7 @@ async function main(): Promise<void> {
     noiseRate: Number(values.noise),
     noisePlacement: values['noise-placement'] as 'random' | 'end',
     visionSteps: Number(values['vision-steps']),
-    freezeVision: values['freeze-vision'],
+    freezeVision: visionSft(values['vision-sft']),
     onVisionStep: (step, loss, accuracy) => {
       if (step % 25 === 0) console.log(`vision warm-up ${step}: loss ${loss.toFixed(3)}, patch accuracy ${(100 * accuracy).toFixed(1)}%`);
     },
