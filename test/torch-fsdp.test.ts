@@ -95,15 +95,21 @@ async function importJob(dir: string): Promise<number> {
   return imported.runId;
 }
 
-async function expectSameRun(runId: number, reference: number): Promise<void> {
+/** Asserts 1e-5 on every metric of every step and every adapter weight; returns the largest differences seen. */
+async function expectSameRun(runId: number, reference: number): Promise<{ metrics: number; adapter: number }> {
   const series = async (id: number) => new Map((await call('runs:metrics', { runId: id })).series.map((s: MetricSeries) => [s.name, s]));
   const got = await series(runId);
   const want = await series(reference);
   expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
   expect(want.get('loss')!.values).toHaveLength(STEPS);
+  let metrics = 0;
   for (const [name, s] of want) {
     expect(got.get(name)!.steps, name).toEqual([1, 2, 3, 4]);
-    got.get(name)!.values.forEach((v, i) => expect(Math.abs((v as number) - (s.values[i] as number)), `${name} at step ${i + 1}`).toBeLessThan(1e-5));
+    got.get(name)!.values.forEach((v, i) => {
+      const d = Math.abs((v as number) - (s.values[i] as number));
+      metrics = Math.max(metrics, d);
+      expect(d, `${name} at step ${i + 1}`).toBeLessThan(1e-5);
+    });
   }
   const adapter = (id: number) => decodeSafetensors(readFileSync(join(backend.store.getRun(id)!.runDir, 'adapter', 'adapter_model.safetensors'))).tensors;
   const a = adapter(runId);
@@ -113,6 +119,7 @@ async function expectSameRun(runId: number, reference: number): Promise<void> {
   for (const [name, ta] of a) ta.data.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - b.get(name)!.data[i]!))));
   expect(maxDiff).toBeLessThan(1e-5);
   expect([...a].some(([n, tb]) => n.includes('lora_B') && tb.data.some((v) => v !== 0))).toBe(true);
+  return { metrics, adapter: maxDiff };
 }
 
 /** The engine's log line "FSDP2 ...: parameter bytes per rank [a, b] of F for the whole model". */
@@ -149,7 +156,8 @@ describeWithPython(`torch engine under accelerate launch with an FSDP config (gl
     for (const held of ranks) expect(held).toBeLessThan(0.6 * full); // half the base each, plus the whole (small) LoRA
     expect(list.filter((e) => e.type === 'metrics').map((e) => e.step)).toEqual([1, 2, 3, 4]); // one reporter
     expect(list.filter((e) => e.type === 'started')).toHaveLength(1);
-    await expectSameRun(await importJob(job), localRun);
+    const diff = await expectSameRun(await importJob(job), localRun);
+    console.info(`FSDP, 2 processes vs the app's 1 process: parameter bytes per rank ${JSON.stringify(ranks)} of ${full}; max diff metrics ${diff.metrics}, adapters ${diff.adapter}`);
   });
 
   it('SIGKILL of the FSDP process group after step 2: relaunched under FSDP, or resumed on 1 process, it ends as if never killed', async () => {
@@ -171,8 +179,11 @@ describeWithPython(`torch engine under accelerate launch with an FSDP config (gl
     await expectSameRun(await importJob(b), localRun);
   });
 
-  it('DeepSpeed: accelerate refuses a DeepSpeed config here; started by DeepSpeed\'s launcher, the engine refuses with one failed event', async () => {
+  it('DeepSpeed (and a missing ACCELERATE_CONFIG file): accelerate refuses a DeepSpeed config here; started by DeepSpeed\'s launcher, the engine refuses with one failed event', async () => {
     const job = await exportJob('job-deepspeed');
+    const missing = await launch(job, 2, { ACCELERATE_CONFIG: 'accelerate-zero3.yaml' });
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('launch.sh: no accelerate config at accelerate-zero3.yaml (ACCELERATE_CONFIG)');
     writeFileSync(join(job, 'accelerate-ds.yaml'), ['compute_environment: LOCAL_MACHINE', 'distributed_type: DEEPSPEED',
       'deepspeed_config:', '  zero_stage: 3', 'mixed_precision: "no"', 'num_processes: 2', 'num_machines: 1', 'machine_rank: 0', 'use_cpu: false', ''].join('\n'));
     const viaConfig = await launch(job, 2, { ACCELERATE_CONFIG: 'accelerate-ds.yaml' });

@@ -96,6 +96,7 @@ export function slurmScript(processes: number): string {
 # Example SLURM script (adapt partition, account, time, modules): ${processes} GPU(s) per node, as many
 # nodes as --nodes says (the job folder, with out/, must be on a disk every node sees):
 #   sbatch slurm.sbatch                 sbatch --nodes=4 slurm.sbatch
+#   ACCELERATE_CONFIG=accelerate-fsdp.yaml sbatch slurm.sbatch   (FSDP2: the base sharded over all processes)
 # Only global rank 0 writes out/. Preemption: SLURM sends SIGTERM; the engine checkpoints the
 # current step and stops; requeue (or sbatch again) resumes from out/checkpoints/latest.json.
 # Untested here (no cluster in CI): CI runs launch.sh with 2 processes on one machine.
