@@ -102,19 +102,25 @@ def _run(tmp: Path, model: Path, nproc: int, env: dict, batch: int = 1, accum: i
     return lines
 
 
-def test_two_fsdp_processes_with_an_uneven_split_equal_one_process(tiny_model, tmp_path):
-    model = tiny_model("llava")
-    one = _run(tmp_path / "one", model, 1, {})
-    two = _run(tmp_path / "two", model, 2, FSDP2)
+@pytest.fixture(scope="module")
+def one_process(tiny_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("one")
+    return out, _run(out, tiny_model("llava"), 1, {})
+
+
+@pytest.mark.parametrize("reshard, kind", [("true", "FULL_SHARD"), ("false", "SHARD_GRAD_OP")])
+def test_two_fsdp_processes_with_an_uneven_split_equal_one_process(tiny_model, tmp_path, one_process, reshard, kind):
+    one_dir, one = one_process
+    two = _run(tmp_path / "two", tiny_model("llava"), 2, {**FSDP2, "FSDP_RESHARD_AFTER_FORWARD": reshard})
     assert two[-1] == {"type": "done", "step": 4}, two[-1]
-    sharded = next(m["message"] for m in two if m["type"] == "log" and m["message"].startswith("FSDP2 FULL_SHARD"))
+    sharded = next(m["message"] for m in two if m["type"] == "log" and m["message"].startswith(f"FSDP2 {kind}"))
     ranks, full = json.loads(sharded.split("per rank ")[1].split(" of ")[0]), int(sharded.split(" of ")[1].split()[0])
     assert len(ranks) == 2 and all(r < full for r in ranks)
     steps = lambda lines: [m["values"] for m in lines if m["type"] == "metrics"]  # noqa: E731
     assert len(steps(two)) == 4
     for a, b in zip(steps(one), steps(two)):
         assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["grad_norm"] - b["grad_norm"]) < 1e-5
-    a = load_file(str(tmp_path / "one" / "run" / "adapter" / "adapter_model.safetensors"))
+    a = load_file(str(one_dir / "run" / "adapter" / "adapter_model.safetensors"))
     b = load_file(str(tmp_path / "two" / "run" / "adapter" / "adapter_model.safetensors"))
     assert a.keys() == b.keys()
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-5
