@@ -69,4 +69,8 @@ describe('renderReport', () => {
     expect(html).toContain('data-testid="mechanism-note"');
     expect(html).toContain('held-out single-object scenes');
   });
+
+  it('gives the mDPO/DPO ratios of the means beside the paper\'s', () => {
+    expect(html).toMatch(/<p data-testid="ratios">mDPO\/DPO \(ratio of the means\): CHAIR_s [0-9.]+, CHAIR_i [0-9.–]+, Cover [0-9.–]+ \(the paper, Bunny-3B, Table 1: CHAIR_s 0\.61, CHAIR_i 0\.61, Cover 0\.91\)\.<\/p>/);
+  });
 });

@@ -4,7 +4,7 @@
  * every trained arm, and side-by-side samples with hallucinated objects marked.
  */
 import { escapeHtml, markedHtml } from './marks';
-import { FINAL_TRAIN_METRICS, MECHANISM_NOTE, METRICS, formatSpread, formatTrain, spread, trainedSteps, type MetricDef, type StudyResults } from './results';
+import { FINAL_TRAIN_METRICS, MECHANISM_NOTE, METRICS, formatSpread, formatTrain, ratiosLine, spread, trainedSteps, type MetricDef, type StudyResults } from './results';
 import { lineChart, type Series } from './svg';
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#a16207', '#4d7c0f'];
@@ -130,6 +130,7 @@ ${r.notes.map((n) => `<p class="note">${escapeHtml(n)}</p>`).join('')}
 <h2>Held-out results</h2>
 ${resultsHtml(r)}
 <p class="muted small">Rates in %, image reliance = mean logp(y_w|m) − logp(y_w|m') in nats on held-out pairs (m' = crop 1-20%). Bold: best arm in the row.</p>
+${ratiosLine(r.arms) ? `<p data-testid="ratios">${escapeHtml(ratiosLine(r.arms).trim())}</p>` : ''}
 <p class="muted small" data-testid="mechanism-note">${escapeHtml(MECHANISM_NOTE)}</p>
 <h2>Training curves${seeds > 1 ? ' (first seed)' : ''}</h2>
 <div class="charts">${chartsHtml(r)}</div>
