@@ -24,6 +24,14 @@ describe('sweepTable', () => {
     expect(t).toContain('| 0.003 | 0.50 | 0.50 | 1.50 |');
   });
 
+  it('lists only the arms every study has', () => {
+    const main = study(1e-3, [0.5, 0.4, 0.4], [0.4, 0.3, 0.6]);
+    const withAblation = { ...main, arms: [...main.arms, arm('mdpo-no-anchor', 'mdpo-no-anchor', 0.1, 0.1, 0.1)] } as unknown as StudyResults;
+    const t = sweepTable([withAblation, study(3e-4, [0.5, 0.4, 0.4], [0.4, 0.3, 0.6])]);
+    expect(t).not.toContain('mdpo-no-anchor');
+    expect(t.match(/\| mdpo \|/g)).toHaveLength(2);
+  });
+
   it('refuses an empty sweep', () => {
     expect(() => sweepTable([])).toThrow('at least one results.json');
   });

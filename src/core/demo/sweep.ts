@@ -1,7 +1,7 @@
 /**
- * The learning-rate sweep of the study (issue 20): one results.json per rate, each with the same
- * arms and seeds, put side by side. One row per (rate, arm): the headline metrics as
- * mean ± std over seeds, and the mDPO/DPO ratios of the means at each rate.
+ * The learning-rate sweep of the study (issue 20): one results.json per rate, put side by side.
+ * One row per (rate, arm) for the arms every study has: the headline metrics as mean ± std over
+ * seeds, and the mDPO/DPO ratios of the means at each rate.
  */
 import { formatSpread, mdpoDpoRatios, METRICS, type StudyResults } from './results';
 
@@ -18,10 +18,13 @@ export function sweepTable(studies: readonly StudyResults[]): string {
   const sorted = [...studies].sort((a, b) => rate(a) - rate(b));
   const head = `| lr | arm | seeds | ${defs.map((d) => d.label).join(' | ')} |`;
   const rule = `|---:|---|---:|${defs.map(() => '---:').join('|')}|`;
+  // Arms every study trained (the sweep's), so the main study's extra arms do not crowd the table.
+  const common = new Set(sorted[0].arms.map((a) => a.name).filter((n) => sorted.every((s) => s.arms.some((a) => a.name === n))));
   const rows: string[] = [];
   const ratios: string[] = [];
   for (const s of sorted) {
     for (const a of s.arms) {
+      if (!common.has(a.name)) continue;
       if (a.variant === 'base' && s !== sorted[0]) continue; // the base does not depend on the rate
       rows.push(`| ${a.variant === 'base' ? '–' : rate(s)} | ${a.name} | ${a.seeds.length} | ${defs.map((d) => formatSpread(d, a.summary[d.key])).join(' | ')} |`);
     }
