@@ -6,7 +6,7 @@
  *   npx tsx scripts/world-base.ts --eval-only resources/base-model --pairs-out DIR --pairs-scenes 400
  *   options: --seed 1 --scenes 6000 --epochs 1 --lr 0.003 --batch 64 --out DIR
  *            --snapshot-every N (save DIR/snapshots/step-N while training) --eval-scenes 300
- *            --noise 0.6 --noise-placement end|random (caption noise; world README "Caption noise")
+ *            --noise 0.6 --noise-placement end|random (caption noise; src/core/world/README.md "SFT data")
  *            --vision-steps 3000 (patch-label warm-up) --vision-sft freeze|train (SFT leaves the tower as warmed up, or trains it)
  *
  * Seeded end to end; the same options on the same backend give the same weights.
@@ -34,7 +34,7 @@ const { values } = parseArgs({
     lr: { type: 'string', default: '0.003' },
     batch: { type: 'string', default: '64' },
     pope: { type: 'string', default: '2' },
-    // The shipped recipe (src/core/world/README.md "The shipped base"): a 3000-step patch-label
+    // The shipped recipe (src/core/world/README.md "Step 4: the shipped base"): a 3000-step patch-label
     // warm-up, SFT with the vision tower frozen, 60% of captions adding a theme-typical absent object last.
     noise: { type: 'string', default: '0.6' },
     'noise-placement': { type: 'string', default: 'end' },
@@ -50,12 +50,12 @@ const { values } = parseArgs({
 });
 
 const seed = Number(values.seed);
+const sceneCount = Number(values.scenes);
 
 function visionSft(v: string): boolean {
   if (v !== 'freeze' && v !== 'train') throw new Error(`--vision-sft: expected freeze or train, got "${v}"`);
   return v === 'freeze';
 }
-const sceneCount = Number(values.scenes);
 
 async function measure(model: Vlm, tokenizer: WordTokenizer): Promise<WorldEvaluation> {
   const started = Date.now();
