@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
+import { runCli } from '../src/main/cli';
+import type { ApiChannel, ApiOutputs } from '../src/shared/api';
+import type { MethodInput } from '../src/shared/schemas';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const FIXTURE_ENGINE = resolve(here, 'trainer-fixture-engine.ts');
@@ -38,4 +42,19 @@ export function openTestBackend(home: string, stepMs = 10): Backend {
     appRoot: REPO_ROOT,
     trainerEnv: { MDPO_TRAINER_ENGINE: FIXTURE_ENGINE, FIXTURE_STEP_MS: String(stepMs) },
   });
+}
+
+/** One typed API call through the back end's dispatcher, as the preload or the server makes it; a refusal throws with the channel. */
+export async function callApi<C extends ApiChannel>(backend: Backend, channel: C, input: MethodInput<C>): Promise<ApiOutputs[C]> {
+  const r = await dispatch(backend.handlers, channel, input);
+  if (!r.ok) throw new Error(`${channel}: ${r.error.message}`);
+  return r.value as ApiOutputs[C];
+}
+
+/** `mdpo <args> --home <home>` in this process: the exit code and what it printed. */
+export async function cliIn(home: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli([...args, '--home', home], { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
+  return { code, out: out.join(''), err: err.join('') };
 }

@@ -5,20 +5,18 @@
  * (metrics and adapters to 1e-5, fp32 CPU); a job killed mid-run (SIGKILL of its process group)
  * imports as interrupted and `runs resume` finishes it locally, again equal to the local run.
  */
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
-import { runCli } from '../src/main/cli';
 import { decodeSafetensors } from '../src/core/model/safetensors';
-import type { ApiChannel, ApiOutputs, MetricSeries } from '../src/shared/api';
+import type { ApiChannel, MetricSeries } from '../src/shared/api';
 import type { MethodInput } from '../src/shared/schemas';
-import { tempDir } from './api-fixtures';
+import { callApi, cliIn, tempDir } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
-import { buildTinyCheckpoint, writeGradientDataset } from './torch-fixtures';
+import { buildTinyCheckpoint, launchJobOk, writeGradientDataset } from './torch-fixtures';
 
 const STEPS = 4;
 const t = tempDir('mdpo-cluster-job-');
@@ -27,18 +25,9 @@ let backend: Backend;
 let model: string;
 let datasetId: number;
 
-async function call<C extends ApiChannel>(channel: C, input: MethodInput<C>): Promise<ApiOutputs[C]> {
-  const r = await dispatch(backend.handlers, channel, input);
-  if (!r.ok) throw new Error(`${channel}: ${r.error.message}`);
-  return r.value as ApiOutputs[C];
-}
+const call = <C extends ApiChannel>(channel: C, input: MethodInput<C>) => callApi(backend, channel, input);
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli([...args, '--home', home], { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
-  return { code, out: out.join(''), err: err.join('') };
-}
+const cli = (...args: string[]) => cliIn(home, ...args);
 
 const config = () => ({
   datasetId, engine: 'torch', baseModel: model, seed: 3, maxSteps: STEPS, batchSize: 2, gradAccum: 1, checkpointEvery: 1, learningRate: 0.01,
@@ -49,31 +38,6 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((e) => (statSync(join(dir, e)).isDirectory() ? filesUnder(join(dir, e)) : [join(dir, e)]));
 }
 
-/** Runs launch.sh in its own process group; `killAfterCheckpoint` SIGKILLs the whole group once that step's checkpoint is logged. */
-function launch(jobDir: string, killAfterCheckpoint?: number): Promise<{ code: number | null; signal: string | null }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('./launch.sh', [], { cwd: jobDir, detached: true, env: { ...process.env, PYTHON: PYTHON!, NPROC: '1', PYTHONPATH: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    p.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-    let timer: NodeJS.Timeout | undefined;
-    if (killAfterCheckpoint !== undefined) {
-      const events = join(jobDir, 'out', 'events.jsonl');
-      timer = setInterval(() => {
-        const text = existsSync(events) ? readFileSync(events, 'utf8') : '';
-        if (text.split('\n').some((l) => l.includes('"type": "checkpoint"') && l.includes(`"step": ${killAfterCheckpoint},`))) {
-          clearInterval(timer);
-          process.kill(-p.pid!, 'SIGKILL');
-        }
-      }, 50);
-    }
-    p.on('error', reject);
-    p.on('close', (code, signal) => {
-      clearInterval(timer);
-      if (code !== 0 && signal === null) reject(new Error(`launch.sh exited with ${code}:\n${stderr}`));
-      else resolve({ code, signal });
-    });
-  });
-}
 
 const adapterOf = (runId: number) => decodeSafetensors(readFileSync(join(backend.store.getRun(runId)!.runDir, 'adapter', 'adapter_model.safetensors'))).tensors;
 const seriesOf = async (runId: number) => new Map((await call('runs:metrics', { runId })).series.map((s: MetricSeries) => [s.name, s]));
@@ -157,7 +121,7 @@ describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASO
 
   it('launch.sh (no app) -> import-job: a completed run equal to the local one, with its lineage', async () => {
     const job = join(t.dir, 'job-a');
-    expect(await launch(job)).toEqual({ code: 0, signal: null });
+    expect(await launchJobOk(job)).toEqual({ code: 0, signal: null });
     // The job folder travels: import a copy somewhere else.
     const moved = join(t.dir, 'moved', 'job-a');
     mkdirSync(join(t.dir, 'moved'));
@@ -176,7 +140,7 @@ describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASO
   it('a job killed mid-run imports as interrupted and resumes locally to the same run', async () => {
     const job = join(t.dir, 'job-b');
     expect((await cli('runs', 'export-job', configFile, '--out', job)).code).toBe(0);
-    expect(await launch(job, 2)).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await launchJobOk(job, { killAfterCheckpoint: 2 })).toEqual({ code: null, signal: 'SIGKILL' });
     const r = await cli('runs', 'import-job', job, '--json');
     expect(r.code, r.err).toBe(0);
     const imported = JSON.parse(r.out) as { runId: number; status: string; checkpoints: number[]; adapter: boolean };

@@ -10,13 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
 import { runCli } from '../src/main/cli';
 import { decodeSafetensors } from '../src/core/model/safetensors';
-import type { ApiChannel, ApiEvent, ApiOutputs, MetricSeries } from '../src/shared/api';
+import type { ApiChannel, ApiEvent, MetricSeries } from '../src/shared/api';
 import type { MethodInput, TrainConfigInput } from '../src/shared/schemas';
-import { tempDir } from './api-fixtures';
+import { callApi, tempDir } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
 import { buildTinyCheckpoint, writeGradientDataset } from './torch-fixtures';
 
@@ -32,11 +31,7 @@ let model: string;
 let datasetId: number;
 const events: ApiEvent[] = [];
 
-async function call<C extends ApiChannel>(channel: C, input: MethodInput<C>): Promise<ApiOutputs[C]> {
-  const r = await dispatch(backend.handlers, channel, input);
-  if (!r.ok) throw new Error(`${channel}: ${r.error.message}`);
-  return r.value as ApiOutputs[C];
-}
+const call = <C extends ApiChannel>(channel: C, input: MethodInput<C>) => callApi(backend, channel, input);
 
 const config = (): TrainConfigInput => ({
   datasetId,

@@ -1,6 +1,6 @@
 /** Shared set-up for the torch-engine tests: textured images (crops differ) and tiny HF checkpoints built by transformers. */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { PYTHON, REPO_ROOT } from './python-env';
@@ -32,4 +32,49 @@ export function buildTinyCheckpoint(family: string, out: string): string {
   ].join('\n');
   execFileSync(PYTHON!, ['-c', script, family, out], { env: { ...process.env, HF_HUB_OFFLINE: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   return out;
+}
+
+export interface LaunchResult {
+  code: number | null;
+  signal: string | null;
+  /** The last few kB of launch.sh's stderr. */
+  stderr: string;
+}
+
+/**
+ * An exported job's `launch.sh` in its own process group: `nproc` processes (gloo on CPU) on a
+ * random rendezvous port, with `env` on top. With `killAfterCheckpoint`, the whole group is
+ * SIGKILLed once that step's checkpoint event is in out/events.jsonl (a preemption).
+ */
+export function launchJob(jobDir: string, o: { nproc?: number; env?: Record<string, string>; killAfterCheckpoint?: number } = {}): Promise<LaunchResult> {
+  const nproc = o.nproc ?? 1;
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, PYTHON: PYTHON!, NPROC: String(nproc), PYTHONPATH: '', MASTER_PORT: String(29600 + Math.floor(Math.random() * 4000)), ...o.env };
+    const p = spawn('./launch.sh', [], { cwd: jobDir, detached: true, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-6000)));
+    let timer: NodeJS.Timeout | undefined;
+    if (o.killAfterCheckpoint !== undefined) {
+      const events = join(jobDir, 'out', 'events.jsonl');
+      timer = setInterval(() => {
+        const text = existsSync(events) ? readFileSync(events, 'utf8') : '';
+        if (text.split('\n').some((l) => l.includes('"type": "checkpoint"') && l.includes(`"step": ${o.killAfterCheckpoint},`))) {
+          clearInterval(timer);
+          process.kill(-p.pid!, 'SIGKILL');
+        }
+      }, 50);
+    }
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      clearInterval(timer);
+      resolve({ code, signal, stderr });
+    });
+  });
+}
+
+/** launchJob that must end with exit 0 or the requested SIGKILL; anything else rejects with launch.sh's stderr. */
+export async function launchJobOk(jobDir: string, o: { nproc?: number; env?: Record<string, string>; killAfterCheckpoint?: number } = {}): Promise<{ code: number | null; signal: string | null }> {
+  const r = await launchJob(jobDir, o);
+  if (r.code !== 0 && r.signal === null) throw new Error(`launch.sh (NPROC=${o.nproc ?? 1}) exited with ${r.code}:\n${r.stderr}`);
+  return { code: r.code, signal: r.signal };
 }

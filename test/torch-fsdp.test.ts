@@ -8,22 +8,20 @@
  * where DeepSpeed's launcher does start the engine (ACCELERATE_USE_DEEPSPEED=true) the engine refuses with one
  * `failed` event and writes nothing else.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
-import { runCli } from '../src/main/cli';
 import { decodeSafetensors } from '../src/core/model/safetensors';
-import type { ApiChannel, ApiOutputs, MetricSeries } from '../src/shared/api';
+import type { ApiChannel, MetricSeries } from '../src/shared/api';
 import type { MethodInput } from '../src/shared/schemas';
-import { tempDir } from './api-fixtures';
+import { callApi, cliIn, tempDir } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
-import { buildTinyCheckpoint, writeGradientDataset } from './torch-fixtures';
+import { buildTinyCheckpoint, launchJob, writeGradientDataset } from './torch-fixtures';
 
 const STEPS = 4;
 const FSDP = { ACCELERATE_CONFIG: 'accelerate-fsdp.yaml' };
+const ONE_THREAD = { OMP_NUM_THREADS: '1' };
 const t = tempDir('mdpo-fsdp-');
 const home = join(t.dir, 'home');
 let backend: Backend;
@@ -33,48 +31,15 @@ let localRun: number;
 
 interface JobEvent { type: string; message?: string; step?: number; error?: { name: string; message: string } }
 
-async function call<C extends ApiChannel>(channel: C, input: MethodInput<C>): Promise<ApiOutputs[C]> {
-  const r = await dispatch(backend.handlers, channel, input);
-  if (!r.ok) throw new Error(`${channel}: ${r.error.message}`);
-  return r.value as ApiOutputs[C];
-}
+const call = <C extends ApiChannel>(channel: C, input: MethodInput<C>) => callApi(backend, channel, input);
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli([...args, '--home', home], { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
-  return { code, out: out.join(''), err: err.join('') };
-}
+const cli = (...args: string[]) => cliIn(home, ...args);
 
 const config = () => ({
   datasetId, engine: 'torch', baseModel: model, seed: 5, maxSteps: STEPS, batchSize: 1, gradAccum: 2, checkpointEvery: 1, learningRate: 0.01,
   lora: { rank: 8, alpha: 16 }, torch: { python: PYTHON, imageSize: 56, device: 'cpu', precision: 'fp32' },
 });
 
-/** launch.sh in its own process group with `env`; SIGKILLs the group after that step's checkpoint when asked. */
-function launch(jobDir: string, nproc: number, env: Record<string, string>, killAfterCheckpoint?: number): Promise<{ code: number | null; signal: string | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('./launch.sh', [], { cwd: jobDir, detached: true, env: { ...process.env, PYTHON: PYTHON!, NPROC: String(nproc), PYTHONPATH: '', OMP_NUM_THREADS: '1', MASTER_PORT: String(31600 + Math.floor(Math.random() * 2000)), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    p.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-6000)));
-    let timer: NodeJS.Timeout | undefined;
-    if (killAfterCheckpoint !== undefined) {
-      const events = join(jobDir, 'out', 'events.jsonl');
-      timer = setInterval(() => {
-        const text = existsSync(events) ? readFileSync(events, 'utf8') : '';
-        if (text.split('\n').some((l) => l.includes('"type": "checkpoint"') && l.includes(`"step": ${killAfterCheckpoint},`))) {
-          clearInterval(timer);
-          process.kill(-p.pid!, 'SIGKILL');
-        }
-      }, 50);
-    }
-    p.on('error', reject);
-    p.on('close', (code, signal) => {
-      clearInterval(timer);
-      resolve({ code, signal, stderr });
-    });
-  });
-}
 
 function events(jobDir: string): JobEvent[] {
   return readFileSync(join(jobDir, 'out', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JobEvent);
@@ -148,7 +113,7 @@ describeWithPython(`torch engine under accelerate launch with an FSDP config (gl
   it('2 FSDP processes: the base is sharded, and the curves and adapters after 4 steps equal the 1-process run', async () => {
     const job = await exportJob('job-fsdp');
     expect(readFileSync(join(job, 'accelerate-fsdp.yaml'), 'utf8')).toContain('distributed_type: FSDP');
-    const r = await launch(job, 2, FSDP);
+    const r = await launchJob(job, { nproc: 2, env: { ...ONE_THREAD, ...FSDP } });
     expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: 0, signal: null });
     const list = events(job);
     const { ranks, full } = shardedBytes(list);
@@ -164,16 +129,16 @@ describeWithPython(`torch engine under accelerate launch with an FSDP config (gl
     const a = await exportJob('job-fsdp-kill');
     const b = await exportJob('job-fsdp-kill-1p');
     for (const job of [a, b]) {
-      const r = await launch(job, 2, FSDP, 2);
+      const r = await launchJob(job, { nproc: 2, env: { ...ONE_THREAD, ...FSDP }, killAfterCheckpoint: 2 });
       expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: null, signal: 'SIGKILL' });
       const latest = JSON.parse(readFileSync(join(job, 'out', 'checkpoints', 'latest.json'), 'utf8')) as { step: number };
       expect(latest.step).toBeGreaterThanOrEqual(2);
       expect(latest.step).toBeLessThan(STEPS);
     }
-    const again = await launch(a, 2, FSDP);
+    const again = await launchJob(a, { nproc: 2, env: { ...ONE_THREAD, ...FSDP } });
     expect({ code: again.code, signal: again.signal }, again.stderr).toEqual({ code: 0, signal: null });
     expect(events(a).some((e) => e.type === 'log' && e.message?.startsWith('resuming from checkpoints/'))).toBe(true);
-    const one = await launch(b, 1, {});
+    const one = await launchJob(b, { nproc: 1, env: ONE_THREAD });
     expect({ code: one.code, signal: one.signal }, one.stderr).toEqual({ code: 0, signal: null });
     await expectSameRun(await importJob(a), localRun);
     await expectSameRun(await importJob(b), localRun);
@@ -181,17 +146,17 @@ describeWithPython(`torch engine under accelerate launch with an FSDP config (gl
 
   it('DeepSpeed (and a missing ACCELERATE_CONFIG file): accelerate refuses a DeepSpeed config here; started by DeepSpeed\'s launcher, the engine refuses with one failed event', async () => {
     const job = await exportJob('job-deepspeed');
-    const missing = await launch(job, 2, { ACCELERATE_CONFIG: 'accelerate-zero3.yaml' });
+    const missing = await launchJob(job, { nproc: 2, env: { ...ONE_THREAD, ACCELERATE_CONFIG: 'accelerate-zero3.yaml' } });
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain('launch.sh: no accelerate config at accelerate-zero3.yaml (ACCELERATE_CONFIG)');
     writeFileSync(join(job, 'accelerate-ds.yaml'), ['compute_environment: LOCAL_MACHINE', 'distributed_type: DEEPSPEED',
       'deepspeed_config:', '  zero_stage: 3', 'mixed_precision: "no"', 'num_processes: 2', 'num_machines: 1', 'machine_rank: 0', 'use_cpu: false', ''].join('\n'));
-    const viaConfig = await launch(job, 2, { ACCELERATE_CONFIG: 'accelerate-ds.yaml' });
+    const viaConfig = await launchJob(job, { nproc: 2, env: { ...ONE_THREAD, ACCELERATE_CONFIG: 'accelerate-ds.yaml' } });
     expect(viaConfig.code).not.toBe(0);
     expect(viaConfig.stderr).toContain('DeepSpeed is not installed');
     expect(existsSync(join(job, 'out'))).toBe(false);
 
-    const r = await launch(job, 2, { ACCELERATE_USE_DEEPSPEED: 'true', ACCELERATE_DEEPSPEED_ZERO_STAGE: '3' });
+    const r = await launchJob(job, { nproc: 2, env: { ...ONE_THREAD, ACCELERATE_USE_DEEPSPEED: 'true', ACCELERATE_DEEPSPEED_ZERO_STAGE: '3' } });
     expect(r.code).not.toBe(0);
     const list = events(job);
     const failed = list.filter((e) => e.type === 'failed');

@@ -9,13 +9,12 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
 import { decodeSafetensors } from '../src/core/model/safetensors';
-import type { ApiChannel, ApiOutputs, MetricSeries } from '../src/shared/api';
+import type { ApiChannel, MetricSeries } from '../src/shared/api';
 import { trainConfigSchema, type MethodInput } from '../src/shared/schemas';
 import { runCli } from '../src/main/cli';
-import { tempDir, writeTinyDataset } from './api-fixtures';
+import { callApi, tempDir, writeTinyDataset } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
 import { buildTinyCheckpoint, writeGradientDataset } from './torch-fixtures';
 
@@ -26,11 +25,7 @@ let model: string;
 let datasetId: number;
 let oneProcess: number;
 
-async function call<C extends ApiChannel>(channel: C, input: MethodInput<C>): Promise<ApiOutputs[C]> {
-  const r = await dispatch(backend.handlers, channel, input);
-  if (!r.ok) throw new Error(`${channel}: ${r.error.message}`);
-  return r.value as ApiOutputs[C];
-}
+const call = <C extends ApiChannel>(channel: C, input: MethodInput<C>) => callApi(backend, channel, input);
 
 // Two micro-batches per step: one per rank with 2 processes, both on the one process otherwise.
 const config = (processes: number, name: string) => ({

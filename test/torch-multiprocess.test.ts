@@ -6,19 +6,16 @@
  * exactly as the uninterrupted run; export -> launch.sh (2 processes) -> import equals the same run
  * trained locally by the app.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
-import { runCli } from '../src/main/cli';
 import { decodeSafetensors } from '../src/core/model/safetensors';
-import type { ApiChannel, ApiOutputs, MetricSeries } from '../src/shared/api';
+import type { ApiChannel, MetricSeries } from '../src/shared/api';
 import type { MethodInput } from '../src/shared/schemas';
-import { tempDir } from './api-fixtures';
+import { callApi, cliIn, tempDir } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
-import { buildTinyCheckpoint, writeGradientDataset } from './torch-fixtures';
+import { buildTinyCheckpoint, launchJobOk, writeGradientDataset } from './torch-fixtures';
 
 const STEPS = 4;
 const t = tempDir('mdpo-multiprocess-');
@@ -28,18 +25,9 @@ let model: string;
 let datasetId: number;
 let localRun: number;
 
-async function call<C extends ApiChannel>(channel: C, input: MethodInput<C>): Promise<ApiOutputs[C]> {
-  const r = await dispatch(backend.handlers, channel, input);
-  if (!r.ok) throw new Error(`${channel}: ${r.error.message}`);
-  return r.value as ApiOutputs[C];
-}
+const call = <C extends ApiChannel>(channel: C, input: MethodInput<C>) => callApi(backend, channel, input);
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli([...args, '--home', home], { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
-  return { code, out: out.join(''), err: err.join('') };
-}
+const cli = (...args: string[]) => cliIn(home, ...args);
 
 // Two micro-batches per step: one per process with 2 processes, both on the one process otherwise.
 const config = () => ({
@@ -47,31 +35,6 @@ const config = () => ({
   lora: { rank: 8, alpha: 16 }, torch: { python: PYTHON, imageSize: 56, device: 'cpu', precision: 'fp32' },
 });
 
-/** launch.sh with NPROC processes in its own process group; SIGKILLs the group after that step's checkpoint when asked. */
-function launch(jobDir: string, nproc: number, killAfterCheckpoint?: number): Promise<{ code: number | null; signal: string | null }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('./launch.sh', [], { cwd: jobDir, detached: true, env: { ...process.env, PYTHON: PYTHON!, NPROC: String(nproc), PYTHONPATH: '', OMP_NUM_THREADS: '1', MASTER_PORT: String(29600 + Math.floor(Math.random() * 2000)) }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    p.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-    let timer: NodeJS.Timeout | undefined;
-    if (killAfterCheckpoint !== undefined) {
-      const events = join(jobDir, 'out', 'events.jsonl');
-      timer = setInterval(() => {
-        const text = existsSync(events) ? readFileSync(events, 'utf8') : '';
-        if (text.split('\n').some((l) => l.includes('"type": "checkpoint"') && l.includes(`"step": ${killAfterCheckpoint},`))) {
-          clearInterval(timer);
-          process.kill(-p.pid!, 'SIGKILL');
-        }
-      }, 50);
-    }
-    p.on('error', reject);
-    p.on('close', (code, signal) => {
-      clearInterval(timer);
-      if (code !== 0 && signal === null) reject(new Error(`launch.sh (NPROC=${nproc}) exited with ${code}:\n${stderr}`));
-      else resolve({ code, signal });
-    });
-  });
-}
 
 async function exportJob(name: string): Promise<string> {
   const dir = join(t.dir, name);
@@ -124,7 +87,7 @@ describeWithPython(`torch engine on 2 processes (gloo, CPU) through an exported 
 
   it('2 processes: the same adapters and curves after 4 steps as the 1-process run of the app; only rank 0 reports', async () => {
     const job = await exportJob('job-2p');
-    expect(await launch(job, 2)).toEqual({ code: 0, signal: null });
+    expect(await launchJobOk(job, { nproc: 2, env: { OMP_NUM_THREADS: '1' } })).toEqual({ code: 0, signal: null });
     const events = readFileSync(join(job, 'out', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; message?: string; step?: number });
     expect(events.filter((e) => e.type === 'metrics').map((e) => e.step)).toEqual([1, 2, 3, 4]); // one reporter
     expect(events.filter((e) => e.type === 'started')).toHaveLength(1);
@@ -136,13 +99,13 @@ describeWithPython(`torch engine on 2 processes (gloo, CPU) through an exported 
     const a = await exportJob('job-kill-2p');
     const b = await exportJob('job-kill-1p');
     for (const job of [a, b]) {
-      expect(await launch(job, 2, 2)).toEqual({ code: null, signal: 'SIGKILL' });
+      expect(await launchJobOk(job, { nproc: 2, env: { OMP_NUM_THREADS: '1' }, killAfterCheckpoint: 2 })).toEqual({ code: null, signal: 'SIGKILL' });
       const latest = JSON.parse(readFileSync(join(job, 'out', 'checkpoints', 'latest.json'), 'utf8')) as { step: number };
       expect(latest.step).toBeGreaterThanOrEqual(2);
       expect(latest.step).toBeLessThan(STEPS);
     }
-    expect(await launch(a, 2)).toEqual({ code: 0, signal: null });
-    expect(await launch(b, 1)).toEqual({ code: 0, signal: null });
+    expect(await launchJobOk(a, { nproc: 2, env: { OMP_NUM_THREADS: '1' } })).toEqual({ code: 0, signal: null });
+    expect(await launchJobOk(b, { nproc: 1, env: { OMP_NUM_THREADS: '1' } })).toEqual({ code: 0, signal: null });
     await expectSameRun(await importJob(a), localRun);
     await expectSameRun(await importJob(b), localRun);
   });

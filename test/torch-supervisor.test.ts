@@ -8,14 +8,14 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openBackend, type Backend } from '../src/main/backend-context';
+import { openBackend } from '../src/main/backend-context';
 import { dispatch } from '../src/main/api/dispatch';
 import { notFoundMessage } from '../src/main/python/doctor';
 import { findPython } from '../src/main/python/interpreter';
 import { launchTorch } from '../src/main/python/launch';
-import type { ApiChannel, ApiOutputs, RunDetail } from '../src/shared/api';
-import type { MethodInput, TrainConfigInput } from '../src/shared/schemas';
-import { REPO_ROOT, tempDir, writeTinyDataset } from './api-fixtures';
+import type { RunDetail } from '../src/shared/api';
+import type { TrainConfigInput } from '../src/shared/schemas';
+import { callApi, REPO_ROOT, tempDir, writeTinyDataset } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON } from './python-env';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -24,11 +24,7 @@ afterEach(async () => {
 });
 
 /** One API call through the validating dispatcher; throws its error. */
-async function call<C extends ApiChannel>(backend: Backend, channel: C, input: MethodInput<C>): Promise<ApiOutputs[C]> {
-  const r = await dispatch(backend.handlers, channel, input);
-  if (!r.ok) throw new Error(r.error.message);
-  return r.value as ApiOutputs[C];
-}
+const call = callApi;
 
 async function setup(torchLauncher?: typeof launchTorch) {
   const t = tempDir('mdpo-torch-sup-');
