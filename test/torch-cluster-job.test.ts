@@ -11,12 +11,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
-import { decodeSafetensors } from '../src/core/model/safetensors';
-import type { ApiChannel, MetricSeries } from '../src/shared/api';
+import type { ApiChannel } from '../src/shared/api';
 import type { MethodInput } from '../src/shared/schemas';
 import { callApi, cliIn, tempDir } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
-import { buildTinyCheckpoint, launchJobOk, writeGradientDataset } from './torch-fixtures';
+import { buildTinyCheckpoint, expectSameRun, launchJobOk, writeGradientDataset } from './torch-fixtures';
 
 const STEPS = 4;
 const t = tempDir('mdpo-cluster-job-');
@@ -36,27 +35,6 @@ const config = () => ({
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((e) => (statSync(join(dir, e)).isDirectory() ? filesUnder(join(dir, e)) : [join(dir, e)]));
-}
-
-
-const adapterOf = (runId: number) => decodeSafetensors(readFileSync(join(backend.store.getRun(runId)!.runDir, 'adapter', 'adapter_model.safetensors'))).tensors;
-const seriesOf = async (runId: number) => new Map((await call('runs:metrics', { runId })).series.map((s: MetricSeries) => [s.name, s]));
-
-async function expectSameRun(runId: number, reference: number): Promise<void> {
-  const got = await seriesOf(runId);
-  const want = await seriesOf(reference);
-  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
-  for (const [name, s] of want) {
-    expect(got.get(name)!.steps, name).toEqual([1, 2, 3, 4]);
-    got.get(name)!.values.forEach((v, i) => expect(Math.abs((v as number) - (s.values[i] as number)), `${name} at step ${i + 1}`).toBeLessThan(1e-5));
-  }
-  const a = adapterOf(runId);
-  const b = adapterOf(reference);
-  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
-  let maxDiff = 0;
-  for (const [name, ta] of a) ta.data.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - b.get(name)!.data[i]!))));
-  expect(maxDiff).toBeLessThan(1e-5);
-  expect([...a].some(([n, tb]) => n.includes('lora_B') && tb.data.some((v) => v !== 0))).toBe(true);
 }
 
 describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASON}`, () => {
@@ -134,7 +112,7 @@ describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASO
     const run = await call('runs:get', { runId: imported.runId });
     expect(run.config.datasetId).toBe(datasetId);
     expect(run.backend).toBe('torch cpu (float32)');
-    await expectSameRun(imported.runId, localRun);
+    await expectSameRun(backend, imported.runId, localRun);
   });
 
   it('a job killed mid-run imports as interrupted and resumes locally to the same run', async () => {
@@ -150,6 +128,6 @@ describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASO
     expect(Math.max(...imported.checkpoints)).toBeLessThan(STEPS);
     await call('runs:resume', { runId: imported.runId });
     expect(await backend.supervisor.waitFor(imported.runId)).toBe('completed');
-    await expectSameRun(imported.runId, localRun);
+    await expectSameRun(backend, imported.runId, localRun);
   });
 });

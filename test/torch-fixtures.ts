@@ -3,6 +3,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { expect } from 'vitest';
+import { decodeSafetensors } from '../src/core/model/safetensors';
+import type { Backend } from '../src/main/backend-context';
+import type { MetricSeries } from '../src/shared/api';
+import { callApi } from './api-fixtures';
 import { PYTHON, REPO_ROOT } from './python-env';
 
 /** A silkie-jsonl dataset of `n` 40x30 PNGs, each a different gradient, so a crop (m') differs from the whole (m). */
@@ -77,4 +82,35 @@ export async function launchJobOk(jobDir: string, o: { nproc?: number; env?: Rec
   const r = await launchJob(jobDir, o);
   if (r.code !== 0 && r.signal === null) throw new Error(`launch.sh (NPROC=${o.nproc ?? 1}) exited with ${r.code}:\n${r.stderr}`);
   return { code: r.code, signal: r.signal };
+}
+
+/**
+ * Asserts that run `runId` trained exactly as `reference`: every metric at steps 1..`steps` and
+ * every adapter weight within 1e-5, and the adapter really trained (some lora_B is not 0).
+ * Returns the largest differences seen.
+ */
+export async function expectSameRun(backend: Backend, runId: number, reference: number, steps = 4): Promise<{ metrics: number; adapter: number }> {
+  const series = async (id: number) => new Map((await callApi(backend, 'runs:metrics', { runId: id })).series.map((s: MetricSeries) => [s.name, s]));
+  const got = await series(runId);
+  const want = await series(reference);
+  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+  expect(want.get('loss')?.values).toHaveLength(steps);
+  let metrics = 0;
+  for (const [name, s] of want) {
+    expect(got.get(name)!.steps, name).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
+    got.get(name)!.values.forEach((v, i) => {
+      const d = Math.abs((v as number) - (s.values[i] as number));
+      metrics = Math.max(metrics, d);
+      expect(d, `${name} at step ${i + 1}`).toBeLessThan(1e-5);
+    });
+  }
+  const adapter = (id: number) => decodeSafetensors(readFileSync(join(backend.store.getRun(id)!.runDir, 'adapter', 'adapter_model.safetensors'))).tensors;
+  const a = adapter(runId);
+  const b = adapter(reference);
+  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+  let maxDiff = 0;
+  for (const [name, ta] of a) ta.data.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - b.get(name)!.data[i]!))));
+  expect(maxDiff).toBeLessThan(1e-5);
+  expect([...a].some(([n, tb]) => n.includes('lora_B') && tb.data.some((v) => v !== 0))).toBe(true); // it trained
+  return { metrics, adapter: maxDiff };
 }

@@ -12,12 +12,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openBackend, type Backend } from '../src/main/backend-context';
-import { decodeSafetensors } from '../src/core/model/safetensors';
-import type { ApiChannel, MetricSeries } from '../src/shared/api';
+import type { ApiChannel } from '../src/shared/api';
 import type { MethodInput } from '../src/shared/schemas';
 import { callApi, cliIn, tempDir } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
-import { buildTinyCheckpoint, launchJob, writeGradientDataset } from './torch-fixtures';
+import { buildTinyCheckpoint, expectSameRun, launchJob, writeGradientDataset } from './torch-fixtures';
 
 const STEPS = 4;
 const FSDP = { ACCELERATE_CONFIG: 'accelerate-fsdp.yaml' };
@@ -40,7 +39,6 @@ const config = () => ({
   lora: { rank: 8, alpha: 16 }, torch: { python: PYTHON, imageSize: 56, device: 'cpu', precision: 'fp32' },
 });
 
-
 function events(jobDir: string): JobEvent[] {
   return readFileSync(join(jobDir, 'out', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JobEvent);
 }
@@ -58,33 +56,6 @@ async function importJob(dir: string): Promise<number> {
   const imported = JSON.parse(r.out) as { runId: number; status: string };
   expect(imported.status).toBe('completed');
   return imported.runId;
-}
-
-/** Asserts 1e-5 on every metric of every step and every adapter weight; returns the largest differences seen. */
-async function expectSameRun(runId: number, reference: number): Promise<{ metrics: number; adapter: number }> {
-  const series = async (id: number) => new Map((await call('runs:metrics', { runId: id })).series.map((s: MetricSeries) => [s.name, s]));
-  const got = await series(runId);
-  const want = await series(reference);
-  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
-  expect(want.get('loss')!.values).toHaveLength(STEPS);
-  let metrics = 0;
-  for (const [name, s] of want) {
-    expect(got.get(name)!.steps, name).toEqual([1, 2, 3, 4]);
-    got.get(name)!.values.forEach((v, i) => {
-      const d = Math.abs((v as number) - (s.values[i] as number));
-      metrics = Math.max(metrics, d);
-      expect(d, `${name} at step ${i + 1}`).toBeLessThan(1e-5);
-    });
-  }
-  const adapter = (id: number) => decodeSafetensors(readFileSync(join(backend.store.getRun(id)!.runDir, 'adapter', 'adapter_model.safetensors'))).tensors;
-  const a = adapter(runId);
-  const b = adapter(reference);
-  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
-  let maxDiff = 0;
-  for (const [name, ta] of a) ta.data.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - b.get(name)!.data[i]!))));
-  expect(maxDiff).toBeLessThan(1e-5);
-  expect([...a].some(([n, tb]) => n.includes('lora_B') && tb.data.some((v) => v !== 0))).toBe(true);
-  return { metrics, adapter: maxDiff };
 }
 
 /** The engine's log line "FSDP2 ...: parameter bytes per rank [a, b] of F for the whole model". */
@@ -121,7 +92,7 @@ describeWithPython(`torch engine under accelerate launch with an FSDP config (gl
     for (const held of ranks) expect(held).toBeLessThan(0.6 * full); // half the base each, plus the whole (small) LoRA
     expect(list.filter((e) => e.type === 'metrics').map((e) => e.step)).toEqual([1, 2, 3, 4]); // one reporter
     expect(list.filter((e) => e.type === 'started')).toHaveLength(1);
-    const diff = await expectSameRun(await importJob(job), localRun);
+    const diff = await expectSameRun(backend, await importJob(job), localRun);
     console.info(`FSDP, 2 processes vs the app's 1 process: parameter bytes per rank ${JSON.stringify(ranks)} of ${full}; max diff metrics ${diff.metrics}, adapters ${diff.adapter}`);
   });
 
@@ -140,8 +111,8 @@ describeWithPython(`torch engine under accelerate launch with an FSDP config (gl
     expect(events(a).some((e) => e.type === 'log' && e.message?.startsWith('resuming from checkpoints/'))).toBe(true);
     const one = await launchJob(b, { nproc: 1, env: ONE_THREAD });
     expect({ code: one.code, signal: one.signal }, one.stderr).toEqual({ code: 0, signal: null });
-    await expectSameRun(await importJob(a), localRun);
-    await expectSameRun(await importJob(b), localRun);
+    await expectSameRun(backend, await importJob(a), localRun);
+    await expectSameRun(backend, await importJob(b), localRun);
   });
 
   it('DeepSpeed (and a missing ACCELERATE_CONFIG file): accelerate refuses a DeepSpeed config here; started by DeepSpeed\'s launcher, the engine refuses with one failed event', async () => {

@@ -10,13 +10,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openBackend, type Backend } from '../src/main/backend-context';
-import { decodeSafetensors } from '../src/core/model/safetensors';
-import type { ApiChannel, MetricSeries } from '../src/shared/api';
+import type { ApiChannel } from '../src/shared/api';
 import { trainConfigSchema, type MethodInput } from '../src/shared/schemas';
 import { runCli } from '../src/main/cli';
 import { callApi, tempDir, writeTinyDataset } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
-import { buildTinyCheckpoint, writeGradientDataset } from './torch-fixtures';
+import { buildTinyCheckpoint, expectSameRun, writeGradientDataset } from './torch-fixtures';
 
 const STEPS = 4;
 const t = tempDir('mdpo-local-mp-');
@@ -75,27 +74,6 @@ const alive = (pid: number): boolean => {
     return false;
   }
 };
-
-async function expectSameRun(runId: number, reference: number): Promise<number> {
-  const series = async (id: number) => new Map((await call('runs:metrics', { runId: id })).series.map((s: MetricSeries) => [s.name, s]));
-  const got = await series(runId);
-  const want = await series(reference);
-  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
-  expect(want.has('loss')).toBe(true);
-  for (const [name, s] of want) {
-    expect(got.get(name)!.steps, name).toEqual([1, 2, 3, 4]);
-    got.get(name)!.values.forEach((v, i) => expect(Math.abs((v as number) - (s.values[i] as number)), `${name} at step ${i + 1}`).toBeLessThan(1e-5));
-  }
-  const adapter = (id: number) => decodeSafetensors(readFileSync(join(backend.store.getRun(id)!.runDir, 'adapter', 'adapter_model.safetensors'))).tensors;
-  const a = adapter(runId);
-  const b = adapter(reference);
-  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
-  let maxDiff = 0;
-  for (const [name, ta] of a) ta.data.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - b.get(name)!.data[i]!))));
-  expect(maxDiff).toBeLessThan(1e-5);
-  expect([...a].some(([n, tb]) => n.includes('lora_B') && tb.data.some((v) => v !== 0))).toBe(true); // it trained
-  return maxDiff;
-}
 
 it('torch.processes / torch.devices: bad combinations are refused with the field named', () => {
   const base = { datasetId: 1, engine: 'torch', baseModel: '/m' };
@@ -168,7 +146,7 @@ describeWithPython(`local torch runs on 2 processes (gloo, CPU)${PYTHON_SKIP_REA
     expect(backend.store.getRun(id)!.step).toBe(pausedAt);
     await call('runs:resume', { runId: id });
     expect(await backend.supervisor.waitFor(id)).toBe('completed');
-    const maxDiff = await expectSameRun(id, oneProcess);
+    const maxDiff = (await expectSameRun(backend, id, oneProcess)).adapter;
     console.log(`2 processes vs 1: adapter max |diff| ${maxDiff.toExponential(2)}`);
     const log = readFileSync(join(backend.store.getRun(id)!.runDir, 'engine.log'), 'utf8');
     expect(log).toContain('[app] 2 processes (torch.distributed.run)');
@@ -193,7 +171,7 @@ describeWithPython(`local torch runs on 2 processes (gloo, CPU)${PYTHON_SKIP_REA
     expect(at).toBeLessThan(STEPS);
     await call('runs:resume', { runId: id });
     expect(await backend.supervisor.waitFor(id)).toBe('completed');
-    await expectSameRun(id, oneProcess);
+    await expectSameRun(backend, id, oneProcess);
   });
 
   it.skipIf(existsSync('/dev/nvidia0'))('torch.devices "all" on a machine without a GPU: failed before training, with the launcher\'s reason', async () => {

@@ -10,12 +10,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openBackend, type Backend } from '../src/main/backend-context';
-import { decodeSafetensors } from '../src/core/model/safetensors';
-import type { ApiChannel, MetricSeries } from '../src/shared/api';
+import type { ApiChannel } from '../src/shared/api';
 import type { MethodInput } from '../src/shared/schemas';
 import { callApi, cliIn, tempDir } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
-import { buildTinyCheckpoint, launchJobOk, writeGradientDataset } from './torch-fixtures';
+import { buildTinyCheckpoint, expectSameRun, launchJobOk, writeGradientDataset } from './torch-fixtures';
 
 const STEPS = 4;
 const t = tempDir('mdpo-multiprocess-');
@@ -35,7 +34,6 @@ const config = () => ({
   lora: { rank: 8, alpha: 16 }, torch: { python: PYTHON, imageSize: 56, device: 'cpu', precision: 'fp32' },
 });
 
-
 async function exportJob(name: string): Promise<string> {
   const dir = join(t.dir, name);
   const r = await cli('runs', 'export-job', join(t.dir, 'config.json'), '--out', dir, '--processes', '2');
@@ -49,25 +47,6 @@ async function importJob(dir: string): Promise<number> {
   const imported = JSON.parse(r.out) as { runId: number; status: string };
   expect(imported.status).toBe('completed');
   return imported.runId;
-}
-
-async function expectSameRun(runId: number, reference: number): Promise<void> {
-  const series = async (id: number) => new Map((await call('runs:metrics', { runId: id })).series.map((s: MetricSeries) => [s.name, s]));
-  const got = await series(runId);
-  const want = await series(reference);
-  expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
-  for (const [name, s] of want) {
-    expect(got.get(name)!.steps, name).toEqual([1, 2, 3, 4]);
-    got.get(name)!.values.forEach((v, i) => expect(Math.abs((v as number) - (s.values[i] as number)), `${name} at step ${i + 1}`).toBeLessThan(1e-5));
-  }
-  const adapter = (id: number) => decodeSafetensors(readFileSync(join(backend.store.getRun(id)!.runDir, 'adapter', 'adapter_model.safetensors'))).tensors;
-  const a = adapter(runId);
-  const b = adapter(reference);
-  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
-  let maxDiff = 0;
-  for (const [name, ta] of a) ta.data.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - b.get(name)!.data[i]!))));
-  expect(maxDiff).toBeLessThan(1e-5);
-  expect([...a].some(([n, tb]) => n.includes('lora_B') && tb.data.some((v) => v !== 0))).toBe(true);
 }
 
 describeWithPython(`torch engine on 2 processes (gloo, CPU) through an exported job${PYTHON_SKIP_REASON}`, () => {
@@ -92,7 +71,7 @@ describeWithPython(`torch engine on 2 processes (gloo, CPU) through an exported 
     expect(events.filter((e) => e.type === 'metrics').map((e) => e.step)).toEqual([1, 2, 3, 4]); // one reporter
     expect(events.filter((e) => e.type === 'started')).toHaveLength(1);
     expect(events.some((e) => e.message?.startsWith('2 processes'))).toBe(true);
-    await expectSameRun(await importJob(job), localRun);
+    await expectSameRun(backend, await importJob(job), localRun);
   });
 
   it('SIGKILL of the whole process group after step 2: relaunched on 2 processes, or resumed on 1, it ends as if never killed', async () => {
@@ -106,7 +85,7 @@ describeWithPython(`torch engine on 2 processes (gloo, CPU) through an exported 
     }
     expect(await launchJobOk(a, { nproc: 2, env: { OMP_NUM_THREADS: '1' } })).toEqual({ code: 0, signal: null });
     expect(await launchJobOk(b, { nproc: 1, env: { OMP_NUM_THREADS: '1' } })).toEqual({ code: 0, signal: null });
-    await expectSameRun(await importJob(a), localRun);
-    await expectSameRun(await importJob(b), localRun);
+    await expectSameRun(backend, await importJob(a), localRun);
+    await expectSameRun(backend, await importJob(b), localRun);
   });
 });
