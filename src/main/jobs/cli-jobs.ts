@@ -7,7 +7,8 @@ import { homePaths } from '../home';
 import { readPackageInfo } from '../package-info';
 import type { Store } from '../store';
 import { ExportError, exportJob } from './export';
-import { ImportJobError, importJob, type ImportedJob } from './import';
+import type { ImportedJobSummary } from '../../shared/api';
+import { ImportJobError, importJob } from './import';
 
 export const HELP_JOBS = `  runs export-job <id | config.json> --out <dir> [--processes N] [--no-model]
                                       a self-contained torch-engine job for another machine or a
@@ -71,7 +72,7 @@ export async function exportJobCommand(b: JobContext, what: string, flags: { out
   }
 }
 
-export function importJobCommand(b: JobContext, dir: string): ImportedJob {
+export function importJobCommand(b: JobContext, dir: string): ImportedJobSummary {
   try {
     return importJob(b.store, homePaths(b.home).runs, dir);
   } catch (e) {

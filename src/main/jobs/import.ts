@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { RunStatus, SerializedError } from '../../shared/api';
+import type { ImportedJobSummary, RunStatus, SerializedError } from '../../shared/api';
 import type { Store } from '../store';
 import { JOB_FORMAT, JOB_VERSION, type JobSpec } from './export';
 
@@ -25,15 +25,6 @@ interface Event {
   path?: string;
   error?: SerializedError;
   time?: number;
-}
-
-export interface ImportedJob {
-  runId: number;
-  status: RunStatus;
-  step: number;
-  totalSteps: number | null;
-  checkpoints: number[];
-  adapter: boolean;
 }
 
 function readSpec(dir: string): JobSpec {
@@ -100,7 +91,7 @@ function checkpointStep(folder: string): number | null {
   }
 }
 
-export function importJob(store: Store, runsDir: string, dirIn: string): ImportedJob {
+export function importJob(store: Store, runsDir: string, dirIn: string): ImportedJobSummary {
   const dir = resolve(dirIn);
   const spec = readSpec(dir);
   const out = join(dir, 'out');

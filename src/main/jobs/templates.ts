@@ -1,6 +1,11 @@
 /** The scripts and README of an exported cluster job (./export.ts). Every path in them is relative to the job folder. */
 import type { JobSpec } from './export';
 
+/** The part of both accelerate configs that places the processes: one machine; NPROC in launch.sh overrides num_processes. */
+function machineLines(processes: number): string[] {
+  return [`num_processes: ${processes}`, 'num_machines: 1', 'machine_rank: 0', 'main_training_function: main', 'rdzv_backend: static', 'same_network: true', 'use_cpu: false', ''];
+}
+
 /** accelerate's config for one machine; NPROC in launch.sh overrides num_processes. */
 export function acceleratePlainYaml(processes: number): string {
   return [
@@ -10,14 +15,7 @@ export function acceleratePlainYaml(processes: number): string {
     'compute_environment: LOCAL_MACHINE',
     `distributed_type: ${processes > 1 ? 'MULTI_GPU' : 'NO'}`,
     'mixed_precision: "no"   # the engine sets bf16 autocast itself (config.torch.precision)',
-    `num_processes: ${processes}`,
-    'num_machines: 1',
-    'machine_rank: 0',
-    'main_training_function: main',
-    'rdzv_backend: static',
-    'same_network: true',
-    'use_cpu: false',
-    '',
+    ...machineLines(processes),
   ].join('\n');
 }
 
@@ -41,14 +39,7 @@ export function accelerateFsdpYaml(processes: number): string {
     '  fsdp_offload_params: false',
     '  fsdp_cpu_ram_efficient_loading: false',
     '  fsdp_activation_checkpointing: false   # config.torch.gradientCheckpointing decides',
-    `num_processes: ${processes}`,
-    'num_machines: 1',
-    'machine_rank: 0',
-    'main_training_function: main',
-    'rdzv_backend: static',
-    'same_network: true',
-    'use_cpu: false',
-    '',
+    ...machineLines(processes),
   ].join('\n');
 }
 
