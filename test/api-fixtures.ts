@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
 import { runCli } from '../src/main/cli';
-import type { ApiChannel, ApiOutputs } from '../src/shared/api';
+import type { ApiChannel, ApiEvent, ApiOutputs } from '../src/shared/api';
 import type { MethodInput } from '../src/shared/schemas';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -57,4 +57,22 @@ export async function cliIn(home: string, ...args: string[]): Promise<{ code: nu
   const err: string[] = [];
   const code = await runCli([...args, '--home', home], { out: (s) => out.push(s), err: (s) => err.push(s), isTTY: false });
   return { code, out: out.join(''), err: err.join('') };
+}
+
+/**
+ * SIGKILLs run `runId`'s trainer once it reports step `step` or later, and returns the step it
+ * reported. If the run ends first, returns -1 (completed), -2 (failed) or 0 (anything else), so
+ * the caller's `>= step` check fails at once instead of waiting for a step that never comes.
+ */
+export function killTrainerAtStep(backend: Backend, runId: number, step: number): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const off = backend.subscribe((e: ApiEvent) => {
+      if (e.type === 'run:progress' && e.runId === runId && e.step >= step) {
+        off();
+        process.kill(backend.store.getRun(runId)!.trainerPid!, 'SIGKILL');
+        resolve(e.step);
+      }
+    });
+    void backend.supervisor.waitFor(runId).then((status) => resolve(-1 - ['completed', 'failed'].indexOf(status)));
+  });
 }

@@ -10,55 +10,37 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { dispatch } from '../src/main/api/dispatch';
-import { openBackend, type Backend } from '../src/main/backend-context';
 import type { ApiChannel } from '../src/shared/api';
 import type { MethodInput } from '../src/shared/schemas';
 import { callApi, cliIn, tempDir } from './api-fixtures';
 import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
-import { buildTinyCheckpoint, expectSameRun, launchJobOk, writeGradientDataset } from './torch-fixtures';
+import { expectSameRun, jobBench, launchJobOk, type JobBench } from './torch-fixtures';
 
 const STEPS = 4;
 const t = tempDir('mdpo-cluster-job-');
-const home = join(t.dir, 'home');
-let backend: Backend;
-let model: string;
-let datasetId: number;
+let bench: JobBench;
 
-const call = <C extends ApiChannel>(channel: C, input: MethodInput<C>) => callApi(backend, channel, input);
+const call = <C extends ApiChannel>(channel: C, input: MethodInput<C>) => callApi(bench.backend, channel, input);
 
-const cli = (...args: string[]) => cliIn(home, ...args);
-
-const config = () => ({
-  datasetId, engine: 'torch', baseModel: model, seed: 3, maxSteps: STEPS, batchSize: 2, gradAccum: 1, checkpointEvery: 1, learningRate: 0.01,
-  lora: { rank: 8, alpha: 16 }, torch: { python: PYTHON, imageSize: 56, device: 'cpu', precision: 'fp32' },
-});
+const cli = (...args: string[]) => cliIn(bench.home, ...args);
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((e) => (statSync(join(dir, e)).isDirectory() ? filesUnder(join(dir, e)) : [join(dir, e)]));
 }
 
 describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASON}`, () => {
-  let localRun: number;
-  const configFile = join(t.dir, 'config.json');
-
   beforeAll(async () => {
-    model = buildTinyCheckpoint('llava', join(t.dir, 'llava'));
-    backend = openBackend({ home, mode: 'cli', appRoot: REPO_ROOT });
-    datasetId = (await call('datasets:import', { path: await writeGradientDataset(t.dir, 4) })).id;
-    writeFileSync(configFile, JSON.stringify(config()));
     // The same run trained locally: the reference for everything below.
-    const [run] = await call('runs:create', { config: config() as MethodInput<'runs:create'>['config'] });
-    localRun = run!.id;
-    expect(await backend.supervisor.waitFor(localRun)).toBe('completed');
+    bench = await jobBench(t.dir, { seed: 3, maxSteps: STEPS, batchSize: 2, gradAccum: 1 });
   });
   afterAll(async () => {
-    await backend?.close();
+    await bench?.backend.close();
     t.cleanup();
   });
 
   it('export-job writes job, data, m\', model, engine, scripts; no path of this machine in any file; bad inputs exit 3 naming the problem', async () => {
     const job = join(t.dir, 'job-a');
-    const r = await cli('runs', 'export-job', configFile, '--out', job);
+    const r = await cli('runs', 'export-job', bench.configFile, '--out', job);
     expect(r.code, r.err).toBe(0);
     const files = filesUnder(job).map((f) => f.slice(job.length + 1));
     for (const f of ['job.json', 'data/records.json', 'data/images/manifest.json', 'model/config.json', 'engine/mdpo_torch/job.py', 'engine/mdpo_torch/engine.py', 'requirements.txt', 'accelerate.yaml', 'launch.sh', 'slurm.sbatch', 'README.md']) {
@@ -74,11 +56,11 @@ describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASO
       for (const p of forbidden) expect(text.includes(p), `${f} names ${p}`).toBe(false);
     }
     const spec = JSON.parse(readFileSync(join(job, 'job.json'), 'utf8'));
-    expect([spec.config.baseModel, spec.config.torch.negativesDir, spec.config.torch.python, spec.lineage.datasetId]).toEqual(['model', 'data/images', null, datasetId]);
+    expect([spec.config.baseModel, spec.config.torch.negativesDir, spec.config.torch.python, spec.lineage.datasetId]).toEqual(['model', 'data/images', null, bench.datasetId]);
 
-    expect(await cli('runs', 'export-job', configFile, '--out', job)).toMatchObject({ code: 3, err: expect.stringContaining('exists and is not empty') });
+    expect(await cli('runs', 'export-job', bench.configFile, '--out', job)).toMatchObject({ code: 3, err: expect.stringContaining('exists and is not empty') });
     expect(await cli('runs', 'export-job', '999', '--out', join(t.dir, 'x'))).toMatchObject({ code: 3, err: expect.stringContaining('Run 999 does not exist.') });
-    writeFileSync(join(t.dir, 'bad.json'), JSON.stringify({ ...config(), batchSize: 0 }));
+    writeFileSync(join(t.dir, 'bad.json'), JSON.stringify({ ...bench.config, batchSize: 0 }));
     expect(await cli('runs', 'export-job', join(t.dir, 'bad.json'), '--out', join(t.dir, 'x'))).toMatchObject({ code: 3, err: expect.stringContaining('batchSize') });
     expect(existsSync(join(t.dir, 'x'))).toBe(false);
     expect(await cli('runs', 'import-job', join(t.dir, 'llava'))).toMatchObject({ code: 3, err: expect.stringContaining('has no job.json') });
@@ -87,13 +69,13 @@ describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASO
 
   it('the API channels: runs:exportJob writes the job of a run with its lineage; runs:importJob refuses a folder that is not a job, naming the field', async () => {
     const out = join(t.dir, 'job-api');
-    const r = await call('runs:exportJob', { runId: localRun, outDir: out, copyModel: false });
+    const r = await call('runs:exportJob', { runId: bench.localRun, outDir: out, copyModel: false });
     expect(r.dir).toBe(out);
     const spec = JSON.parse(readFileSync(join(out, 'job.json'), 'utf8'));
-    expect(spec.lineage.run).toEqual({ id: localRun, name: backend.store.getRun(localRun)!.name });
+    expect(spec.lineage.run).toEqual({ id: bench.localRun, name: bench.backend.store.getRun(bench.localRun)!.name });
     expect(existsSync(join(out, 'model'))).toBe(false);
     expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('NOT included');
-    const bad = await dispatch(backend.handlers, 'runs:importJob', { dir: join(t.dir, 'nowhere') });
+    const bad = await dispatch(bench.backend.handlers, 'runs:importJob', { dir: join(t.dir, 'nowhere') });
     expect(bad.ok ? null : [bad.error.code, bad.error.field, bad.error.message]).toEqual(['bad_request', 'dir', `dir: ${join(t.dir, 'nowhere')} is not an exported job: it has no job.json.`]);
   });
 
@@ -110,14 +92,14 @@ describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASO
     expect(imported).toMatchObject({ status: 'completed', step: STEPS, totalSteps: STEPS, adapter: true });
     expect(imported.checkpoints.at(-1)).toBe(STEPS);
     const run = await call('runs:get', { runId: imported.runId });
-    expect(run.config.datasetId).toBe(datasetId);
+    expect(run.config.datasetId).toBe(bench.datasetId);
     expect(run.backend).toBe('torch cpu (float32)');
-    await expectSameRun(backend, imported.runId, localRun);
+    await expectSameRun(bench.backend, imported.runId, bench.localRun);
   });
 
   it('a job killed mid-run imports as interrupted and resumes locally to the same run', async () => {
     const job = join(t.dir, 'job-b');
-    expect((await cli('runs', 'export-job', configFile, '--out', job)).code).toBe(0);
+    expect((await cli('runs', 'export-job', bench.configFile, '--out', job)).code).toBe(0);
     expect(await launchJobOk(job, { killAfterCheckpoint: 2 })).toEqual({ code: null, signal: 'SIGKILL' });
     const r = await cli('runs', 'import-job', job, '--json');
     expect(r.code, r.err).toBe(0);
@@ -127,7 +109,7 @@ describeWithPython(`cluster job export -> launch.sh -> import${PYTHON_SKIP_REASO
     expect(imported.checkpoints).toContain(2);
     expect(Math.max(...imported.checkpoints)).toBeLessThan(STEPS);
     await call('runs:resume', { runId: imported.runId });
-    expect(await backend.supervisor.waitFor(imported.runId)).toBe('completed');
-    await expectSameRun(backend, imported.runId, localRun);
+    expect(await bench.backend.supervisor.waitFor(imported.runId)).toBe('completed');
+    await expectSameRun(bench.backend, imported.runId, bench.localRun);
   });
 });

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { expect } from 'vitest';
 import { decodeSafetensors } from '../src/core/model/safetensors';
-import type { Backend } from '../src/main/backend-context';
+import { openBackend, type Backend } from '../src/main/backend-context';
 import type { MetricSeries } from '../src/shared/api';
-import { callApi } from './api-fixtures';
+import type { MethodInput } from '../src/shared/schemas';
+import { callApi, cliIn } from './api-fixtures';
 import { PYTHON, REPO_ROOT } from './python-env';
 
 /** A silkie-jsonl dataset of `n` 40x30 PNGs, each a different gradient, so a crop (m') differs from the whole (m). */
@@ -113,4 +114,54 @@ export async function expectSameRun(backend: Backend, runId: number, reference: 
   expect(maxDiff).toBeLessThan(1e-5);
   expect([...a].some(([n, tb]) => n.includes('lora_B') && tb.data.some((v) => v !== 0))).toBe(true); // it trained
   return { metrics, adapter: maxDiff };
+}
+
+/** What the exported-job tests start from (`jobBench`). */
+export interface JobBench {
+  dir: string;
+  home: string;
+  backend: Backend;
+  datasetId: number;
+  /** The run's config, as written to `configFile`. */
+  config: Record<string, unknown>;
+  configFile: string;
+  /** The same run trained locally by the app: the reference every job is compared with. */
+  localRun: number;
+}
+
+/**
+ * A tiny LLaVA and the gradient dataset in `dir`, a back end on `dir/home`, the run's config (fp32
+ * on CPU, a checkpoint every step) written to `dir/config.json`, and that run trained by the app.
+ */
+export async function jobBench(dir: string, run: { seed: number; maxSteps: number; batchSize: number; gradAccum: number }): Promise<JobBench> {
+  const model = buildTinyCheckpoint('llava', join(dir, 'llava'));
+  const home = join(dir, 'home');
+  const backend = openBackend({ home, mode: 'cli', appRoot: REPO_ROOT });
+  const datasetId = (await callApi(backend, 'datasets:import', { path: await writeGradientDataset(dir, 4) })).id;
+  const config = {
+    datasetId, engine: 'torch', baseModel: model, ...run, checkpointEvery: 1, learningRate: 0.01,
+    lora: { rank: 8, alpha: 16 }, torch: { python: PYTHON, imageSize: 56, device: 'cpu', precision: 'fp32' },
+  };
+  const configFile = join(dir, 'config.json');
+  writeFileSync(configFile, JSON.stringify(config));
+  const [local] = await callApi(backend, 'runs:create', { config: config as MethodInput<'runs:create'>['config'] });
+  expect(await backend.supervisor.waitFor(local!.id)).toBe('completed');
+  return { dir, home, backend, datasetId, config, configFile, localRun: local!.id };
+}
+
+/** `mdpo runs export-job <config.json> --out <dir>/<name> --processes 2`, which must succeed. */
+export async function exportBenchJob(bench: JobBench, name: string): Promise<string> {
+  const out = join(bench.dir, name);
+  const r = await cliIn(bench.home, 'runs', 'export-job', bench.configFile, '--out', out, '--processes', '2');
+  expect(r.code, r.err).toBe(0);
+  return out;
+}
+
+/** `mdpo runs import-job <dir> --json`: the job must come back as a completed run, whose id is returned. */
+export async function importCompletedJob(bench: JobBench, jobDir: string): Promise<number> {
+  const r = await cliIn(bench.home, 'runs', 'import-job', jobDir, '--json');
+  expect(r.code, r.err).toBe(0);
+  const imported = JSON.parse(r.out) as { runId: number; status: string };
+  expect(imported.status).toBe('completed');
+  return imported.runId;
 }

@@ -11,51 +11,19 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openBackend, type Backend } from '../src/main/backend-context';
-import type { ApiChannel } from '../src/shared/api';
-import type { MethodInput } from '../src/shared/schemas';
-import { callApi, cliIn, tempDir } from './api-fixtures';
-import { describeWithPython, PYTHON, PYTHON_SKIP_REASON, REPO_ROOT } from './python-env';
-import { buildTinyCheckpoint, expectSameRun, launchJob, writeGradientDataset } from './torch-fixtures';
+import { tempDir } from './api-fixtures';
+import { describeWithPython, PYTHON_SKIP_REASON } from './python-env';
+import { exportBenchJob, expectSameRun, importCompletedJob, jobBench, launchJob, type JobBench } from './torch-fixtures';
 
 const STEPS = 4;
 const FSDP = { ACCELERATE_CONFIG: 'accelerate-fsdp.yaml' };
 const ONE_THREAD = { OMP_NUM_THREADS: '1' };
 const t = tempDir('mdpo-fsdp-');
-const home = join(t.dir, 'home');
-let backend: Backend;
-let model: string;
-let datasetId: number;
-let localRun: number;
-
 interface JobEvent { type: string; message?: string; step?: number; error?: { name: string; message: string } }
-
-const call = <C extends ApiChannel>(channel: C, input: MethodInput<C>) => callApi(backend, channel, input);
-
-const cli = (...args: string[]) => cliIn(home, ...args);
-
-const config = () => ({
-  datasetId, engine: 'torch', baseModel: model, seed: 5, maxSteps: STEPS, batchSize: 1, gradAccum: 2, checkpointEvery: 1, learningRate: 0.01,
-  lora: { rank: 8, alpha: 16 }, torch: { python: PYTHON, imageSize: 56, device: 'cpu', precision: 'fp32' },
-});
+let bench: JobBench;
 
 function events(jobDir: string): JobEvent[] {
   return readFileSync(join(jobDir, 'out', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JobEvent);
-}
-
-async function exportJob(name: string): Promise<string> {
-  const dir = join(t.dir, name);
-  const r = await cli('runs', 'export-job', join(t.dir, 'config.json'), '--out', dir, '--processes', '2');
-  expect(r.code, r.err).toBe(0);
-  return dir;
-}
-
-async function importJob(dir: string): Promise<number> {
-  const r = await cli('runs', 'import-job', dir, '--json');
-  expect(r.code, r.err).toBe(0);
-  const imported = JSON.parse(r.out) as { runId: number; status: string };
-  expect(imported.status).toBe('completed');
-  return imported.runId;
 }
 
 /** The engine's log line "FSDP2 ...: parameter bytes per rank [a, b] of F for the whole model". */
@@ -68,21 +36,16 @@ function shardedBytes(list: JobEvent[]): { ranks: number[]; full: number } {
 
 describeWithPython(`torch engine under accelerate launch with an FSDP config (gloo, CPU)${PYTHON_SKIP_REASON}`, () => {
   beforeAll(async () => {
-    model = buildTinyCheckpoint('llava', join(t.dir, 'llava'));
-    backend = openBackend({ home, mode: 'cli', appRoot: REPO_ROOT });
-    datasetId = (await call('datasets:import', { path: await writeGradientDataset(t.dir, 4) })).id;
-    writeFileSync(join(t.dir, 'config.json'), JSON.stringify(config()));
-    const [run] = await call('runs:create', { config: config() as MethodInput<'runs:create'>['config'] });
-    localRun = run!.id;
-    expect(await backend.supervisor.waitFor(localRun)).toBe('completed');
+    // Two micro-batches per step: one per process with 2 processes, both on the one process otherwise.
+    bench = await jobBench(t.dir, { seed: 5, maxSteps: STEPS, batchSize: 1, gradAccum: 2 });
   });
   afterAll(async () => {
-    await backend?.close();
+    await bench?.backend.close();
     t.cleanup();
   });
 
   it('2 FSDP processes: the base is sharded, and the curves and adapters after 4 steps equal the 1-process run', async () => {
-    const job = await exportJob('job-fsdp');
+    const job = await exportBenchJob(bench, 'job-fsdp');
     expect(readFileSync(join(job, 'accelerate-fsdp.yaml'), 'utf8')).toContain('distributed_type: FSDP');
     const r = await launchJob(job, { nproc: 2, env: { ...ONE_THREAD, ...FSDP } });
     expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: 0, signal: null });
@@ -92,13 +55,13 @@ describeWithPython(`torch engine under accelerate launch with an FSDP config (gl
     for (const held of ranks) expect(held).toBeLessThan(0.6 * full); // half the base each, plus the whole (small) LoRA
     expect(list.filter((e) => e.type === 'metrics').map((e) => e.step)).toEqual([1, 2, 3, 4]); // one reporter
     expect(list.filter((e) => e.type === 'started')).toHaveLength(1);
-    const diff = await expectSameRun(backend, await importJob(job), localRun);
+    const diff = await expectSameRun(bench.backend, await importCompletedJob(bench, job), bench.localRun);
     console.info(`FSDP, 2 processes vs the app's 1 process: parameter bytes per rank ${JSON.stringify(ranks)} of ${full}; max diff metrics ${diff.metrics}, adapters ${diff.adapter}`);
   });
 
   it('SIGKILL of the FSDP process group after step 2: relaunched under FSDP, or resumed on 1 process, it ends as if never killed', async () => {
-    const a = await exportJob('job-fsdp-kill');
-    const b = await exportJob('job-fsdp-kill-1p');
+    const a = await exportBenchJob(bench, 'job-fsdp-kill');
+    const b = await exportBenchJob(bench, 'job-fsdp-kill-1p');
     for (const job of [a, b]) {
       const r = await launchJob(job, { nproc: 2, env: { ...ONE_THREAD, ...FSDP }, killAfterCheckpoint: 2 });
       expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: null, signal: 'SIGKILL' });
@@ -111,12 +74,12 @@ describeWithPython(`torch engine under accelerate launch with an FSDP config (gl
     expect(events(a).some((e) => e.type === 'log' && e.message?.startsWith('resuming from checkpoints/'))).toBe(true);
     const one = await launchJob(b, { nproc: 1, env: ONE_THREAD });
     expect({ code: one.code, signal: one.signal }, one.stderr).toEqual({ code: 0, signal: null });
-    await expectSameRun(backend, await importJob(a), localRun);
-    await expectSameRun(backend, await importJob(b), localRun);
+    await expectSameRun(bench.backend, await importCompletedJob(bench, a), bench.localRun);
+    await expectSameRun(bench.backend, await importCompletedJob(bench, b), bench.localRun);
   });
 
   it('DeepSpeed (and a missing ACCELERATE_CONFIG file): accelerate refuses a DeepSpeed config here; started by DeepSpeed\'s launcher, the engine refuses with one failed event', async () => {
-    const job = await exportJob('job-deepspeed');
+    const job = await exportBenchJob(bench, 'job-deepspeed');
     const missing = await launchJob(job, { nproc: 2, env: { ...ONE_THREAD, ACCELERATE_CONFIG: 'accelerate-zero3.yaml' } });
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain('launch.sh: no accelerate config at accelerate-zero3.yaml (ACCELERATE_CONFIG)');

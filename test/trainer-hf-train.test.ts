@@ -18,8 +18,8 @@ import { readSafetensorsFile } from '../src/core/model/checkpoint';
 import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
 import { BaseModelError, baseKind } from '../src/main/trainer/base-kind';
-import type { ApiEvent, DatasetDetail, RunSummary } from '../src/shared/api';
-import { REPO_ROOT, tempDir } from './api-fixtures';
+import type { DatasetDetail, RunSummary } from '../src/shared/api';
+import { killTrainerAtStep, REPO_ROOT, tempDir } from './api-fixtures';
 import { GOLDEN_ROOT, hwcNormalised, maxAbsDiff, readGolden, readSafetensors, runPython, tensor } from './hf-golden-support';
 import { PYTHON_SKIP_REASON, describeWithPython } from './python-env';
 
@@ -117,16 +117,7 @@ describe('the trainer process trains a Hugging Face folder', () => {
     };
     const [reference] = await call<RunSummary[]>(backend, 'runs:create', { config: { ...config, name: 'reference' } });
     const [victim] = await call<RunSummary[]>(backend, 'runs:create', { config: { ...config, name: 'victim' } });
-    const killedAt = await new Promise<number>((resolve) => {
-      const off = backend.subscribe((e: ApiEvent) => {
-        if (e.type === 'run:progress' && e.runId === victim!.id && e.step >= 3) {
-          off();
-          process.kill(backend.store.getRun(victim!.id)!.trainerPid!, 'SIGKILL');
-          resolve(e.step);
-        }
-      });
-      void backend.supervisor.waitFor(victim!.id).then((status) => resolve(-1 - ['completed', 'failed'].indexOf(status)));
-    });
+    const killedAt = await killTrainerAtStep(backend, victim!.id, 3);
     expect(backend.store.getRun(victim!.id)!.error).toBeNull();
     expect(killedAt).toBeGreaterThanOrEqual(3);
     expect(await backend.supervisor.waitFor(victim!.id)).toBe('interrupted');

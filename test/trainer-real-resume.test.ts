@@ -9,14 +9,14 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBackend, type Backend } from '../src/main/backend-context';
 import { dispatch } from '../src/main/api/dispatch';
-import type { ApiEvent, DatasetDetail, RunSummary } from '../src/shared/api';
+import type { DatasetDetail, RunSummary } from '../src/shared/api';
 import { Vlm } from '../src/core/model/model';
 import { readSafetensorsFile, saveCheckpoint } from '../src/core/model/checkpoint';
 import { Rng } from '../src/core/rng';
 import { BUILTIN_SMALL, withOverrides } from '../src/core/model/config';
 import { initBackend } from '../src/core/backend';
 import { worldModelConfig, worldTokenizer } from '../src/core/world/base';
-import { REPO_ROOT, tempDir } from './api-fixtures';
+import { killTrainerAtStep, REPO_ROOT, tempDir } from './api-fixtures';
 
 let tmp: ReturnType<typeof tempDir>;
 let baseDir: string;
@@ -90,17 +90,7 @@ describe('trainer process with the real loop and model', () => {
     // Both runs at once: the uninterrupted reference and the one we kill.
     const [reference] = await call<RunSummary[]>(backend, 'runs:create', { config: { ...config, name: 'reference' } });
     const [victim] = await call<RunSummary[]>(backend, 'runs:create', { config: { ...config, name: 'victim' } });
-    const killedAt = await new Promise<number>((resolve) => {
-      const off = backend.subscribe((e: ApiEvent) => {
-        if (e.type === 'run:progress' && e.runId === victim!.id && e.step >= 6) {
-          off();
-          process.kill(backend.store.getRun(victim!.id)!.trainerPid!, 'SIGKILL');
-          resolve(e.step);
-        }
-      });
-      // Fail fast (instead of waiting for a step that never comes) when the run dies early.
-      void backend.supervisor.waitFor(victim!.id).then((status) => resolve(-1 - ['completed', 'failed'].indexOf(status)));
-    });
+    const killedAt = await killTrainerAtStep(backend, victim!.id, 6);
     expect(backend.store.getRun(victim!.id)!.error).toBeNull();
     expect(killedAt).toBeGreaterThanOrEqual(6);
     expect(await backend.supervisor.waitFor(victim!.id)).toBe('interrupted');
