@@ -18,8 +18,8 @@ import { readSafetensorsFile } from '../src/core/model/checkpoint';
 import { dispatch } from '../src/main/api/dispatch';
 import { openBackend, type Backend } from '../src/main/backend-context';
 import { BaseModelError, baseKind } from '../src/main/trainer/base-kind';
-import type { DatasetDetail, RunSummary } from '../src/shared/api';
-import { killTrainerAtStep, REPO_ROOT, tempDir } from './api-fixtures';
+import type { TrainConfigInput } from '../src/shared/schemas';
+import { callApi, killTrainerAtStep, REPO_ROOT, tempDir } from './api-fixtures';
 import { GOLDEN_ROOT, hwcNormalised, maxAbsDiff, readGolden, readSafetensors, runPython, tensor } from './hf-golden-support';
 import { PYTHON_SKIP_REASON, describeWithPython } from './python-env';
 
@@ -48,11 +48,6 @@ function open(home: string): Backend {
   return openBackend({ home, mode: 'cli', appRoot: REPO_ROOT, trainerEnv: {} });
 }
 
-async function call<T>(b: Backend, channel: string, input?: unknown): Promise<T> {
-  const r = await dispatch(b.handlers, channel, input);
-  if (!r.ok) throw new Error(`${channel}: ${JSON.stringify(r.error)}`);
-  return r.value as T;
-}
 
 /** A copy of the fixture folder with config.json's model_type replaced. */
 function folderWithModelType(name: string, modelType: string | null): string {
@@ -92,7 +87,7 @@ describe('the trainer process trains a Hugging Face folder', () => {
   it('runs:create refuses an unsupported model_type for the tfjs engine before any run exists', async () => {
     const b = open(join(tmp.dir, 'home-refuse'));
     try {
-      const dataset = await call<DatasetDetail>(b, 'datasets:import', { path: datasetRoot });
+      const dataset = await callApi(b, 'datasets:import', { path: datasetRoot });
       const qwen = folderWithModelType('qwen2-vl-create', 'qwen2_vl');
       const r = await dispatch(b.handlers, 'runs:create', { config: { datasetId: dataset.id, baseModel: qwen, backend: 'cpu' } });
       expect(r.ok).toBe(false);
@@ -101,7 +96,7 @@ describe('the trainer process trains a Hugging Face folder', () => {
         expect(r.error.field).toBe('config.baseModel');
         expect(r.error.message).toContain(`${qwen} has model_type "qwen2_vl"`);
       }
-      expect(await call<RunSummary[]>(b, 'runs:list')).toEqual([]);
+      expect(await callApi(b, 'runs:list', undefined)).toEqual([]);
     } finally {
       await b.close();
     }
@@ -109,14 +104,14 @@ describe('the trainer process trains a Hugging Face folder', () => {
 
   it('step 1 loss = 3 ln 2; SIGKILL mid-run + resume gives the uninterrupted run\'s metrics and adapters (1e-5); the adapter is PEFT-layout', async () => {
     backend = open(home());
-    const dataset = await call<DatasetDetail>(backend, 'datasets:import', { path: datasetRoot });
+    const dataset = await callApi(backend, 'datasets:import', { path: datasetRoot });
     expect(dataset.counts.valid).toBe(6);
-    const config = {
+    const config: TrainConfigInput = {
       datasetId: dataset.id, baseModel: BASE, variant: 'mdpo', backend: 'cpu', batchSize: 2, gradAccum: 1, epochs: 3,
       maxSteps: 8, checkpointEvery: 2, learningRate: 0.01, warmupRatio: 0, lora: { rank: 4, alpha: 8, dropout: 0.1 }, seed: 5,
     };
-    const [reference] = await call<RunSummary[]>(backend, 'runs:create', { config: { ...config, name: 'reference' } });
-    const [victim] = await call<RunSummary[]>(backend, 'runs:create', { config: { ...config, name: 'victim' } });
+    const [reference] = await callApi(backend, 'runs:create', { config: { ...config, name: 'reference' } });
+    const [victim] = await callApi(backend, 'runs:create', { config: { ...config, name: 'victim' } });
     const killedAt = await killTrainerAtStep(backend, victim!.id, 3);
     expect(backend.store.getRun(victim!.id)!.error).toBeNull();
     expect(killedAt).toBeGreaterThanOrEqual(3);
@@ -129,7 +124,7 @@ describe('the trainer process trains a Hugging Face folder', () => {
     backend = open(home());
     const steps: number[] = [];
     backend.subscribe((e) => e.type === 'run:progress' && e.runId === victim!.id && steps.push(e.step));
-    await call(backend, 'runs:resume', { runId: victim!.id });
+    await callApi(backend, 'runs:resume', { runId: victim!.id });
     expect(await backend.supervisor.waitFor(victim!.id), JSON.stringify(backend.store.getRun(victim!.id)!.error)).toBe('completed');
     expect(steps[0]).toBe(lastCheckpoint + 1);
     expect(steps.at(-1)).toBe(8);
@@ -176,7 +171,7 @@ describe('the trainer process trains a Hugging Face folder', () => {
     const direct = await answerer.answer({ kind: 'file', path: join(datasetRoot, 'img', '0.png'), relPath: 'img/0.png' }, 'What is in the image?', 'k');
     answerer.dispose();
     // runs:ask (a short-lived trainer process) reads the HF base + PEFT adapter the same way.
-    const asked = await call<{ runId: number; answer: string }>(backend, 'runs:ask', { runId: reference!.id, image: `record:${dataset.id}:0`, question: 'What is in the image?', maxTokens: 3 });
+    const asked = await callApi(backend, 'runs:ask', { runId: reference!.id, image: `record:${dataset.id}:0`, question: 'What is in the image?', maxTokens: 3 });
     expect(asked.answer).toBe(direct);
     // The built-in world evaluation is refused for an HF base, with the reason.
     await expect(backend.supervisor.evaluate(reference!.id, { scenes: 1, seed: 0 })).rejects.toThrow(`trains the Hugging Face folder ${BASE} (model_type idefics3); the built-in world evaluation needs the built-in base`);

@@ -8,15 +8,14 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBackend, type Backend } from '../src/main/backend-context';
-import { dispatch } from '../src/main/api/dispatch';
-import type { DatasetDetail, RunSummary } from '../src/shared/api';
+import type { TrainConfigInput } from '../src/shared/schemas';
 import { Vlm } from '../src/core/model/model';
 import { readSafetensorsFile, saveCheckpoint } from '../src/core/model/checkpoint';
 import { Rng } from '../src/core/rng';
 import { BUILTIN_SMALL, withOverrides } from '../src/core/model/config';
 import { initBackend } from '../src/core/backend';
 import { worldModelConfig, worldTokenizer } from '../src/core/world/base';
-import { killTrainerAtStep, REPO_ROOT, tempDir } from './api-fixtures';
+import { callApi, killTrainerAtStep, REPO_ROOT, tempDir } from './api-fixtures';
 
 let tmp: ReturnType<typeof tempDir>;
 let baseDir: string;
@@ -61,19 +60,14 @@ function open(home: string): Backend {
   return openBackend({ home, mode: 'cli', appRoot: REPO_ROOT, trainerEnv: {} });
 }
 
-async function call<T>(b: Backend, channel: string, input?: unknown): Promise<T> {
-  const r = await dispatch(b.handlers, channel, input);
-  if (!r.ok) throw new Error(`${channel}: ${JSON.stringify(r.error)}`);
-  return r.value as T;
-}
 
 describe('trainer process with the real loop and model', () => {
   it('SIGKILL mid-run, restart, resume: the step count continues and the result equals an uninterrupted run', async () => {
     const home = join(tmp.dir, 'home');
     let backend = open(home);
-    const dataset = await call<DatasetDetail>(backend, 'datasets:import', { path: datasetRoot });
+    const dataset = await callApi(backend, 'datasets:import', { path: datasetRoot });
     expect(dataset.counts.valid).toBe(6);
-    const config = {
+    const config: TrainConfigInput = {
       datasetId: dataset.id,
       baseModel: baseDir,
       variant: 'mdpo',
@@ -88,8 +82,8 @@ describe('trainer process with the real loop and model', () => {
       seed: 11,
     };
     // Both runs at once: the uninterrupted reference and the one we kill.
-    const [reference] = await call<RunSummary[]>(backend, 'runs:create', { config: { ...config, name: 'reference' } });
-    const [victim] = await call<RunSummary[]>(backend, 'runs:create', { config: { ...config, name: 'victim' } });
+    const [reference] = await callApi(backend, 'runs:create', { config: { ...config, name: 'reference' } });
+    const [victim] = await callApi(backend, 'runs:create', { config: { ...config, name: 'victim' } });
     const killedAt = await killTrainerAtStep(backend, victim!.id, 6);
     expect(backend.store.getRun(victim!.id)!.error).toBeNull();
     expect(killedAt).toBeGreaterThanOrEqual(6);
@@ -102,10 +96,10 @@ describe('trainer process with the real loop and model', () => {
 
     // Next start: a fresh backend on the same data folder, as after an app restart.
     backend = open(home);
-    expect((await call<RunSummary>(backend, 'runs:get', { runId: victim!.id })).status).toBe('interrupted');
+    expect((await callApi(backend, 'runs:get', { runId: victim!.id })).status).toBe('interrupted');
     const steps: number[] = [];
     backend.subscribe((e) => e.type === 'run:progress' && e.runId === victim!.id && steps.push(e.step));
-    await call(backend, 'runs:resume', { runId: victim!.id });
+    await callApi(backend, 'runs:resume', { runId: victim!.id });
     expect(await backend.supervisor.waitFor(victim!.id)).toBe('completed');
     expect(steps[0]).toBe(lastCheckpoint + 1);
     expect(steps.at(-1)).toBe(16);
@@ -141,21 +135,21 @@ describe('trainer process with the real loop and model', () => {
     const progress: string[] = [];
     backend.subscribe((e) => e.type === 'run:evaluation' && progress.push(e.state));
     await backend.supervisor.evaluate(reference!.id, { scenes: 3, seed: 0 });
-    const rows = await call<{ metric: string; setting: string; value: number }[]>(backend, 'runs:evaluations', { runId: reference!.id });
+    const rows = await callApi(backend, 'runs:evaluations', { runId: reference!.id });
     const metricNames = rows.map((r) => `${r.metric}${r.setting ? `/${r.setting}` : ''}`);
     expect(metricNames).not.toContain('Hal'); // AMBER's Hal is CHAIR_s: not stored twice
     for (const name of ['CHAIR_s', 'CHAIR_i', 'Cover', 'Cog', 'POPE/accuracy/random', 'POPE/f1/popular', 'POPE/yesRatio/adversarial']) expect(metricNames).toContain(name);
     for (const r of rows) expect(Number.isFinite(r.value)).toBe(true);
-    const outputs = await call<{ total: number; items: { image: string; question: string; answer: string; marks: unknown[] | null }[] }>(backend, 'runs:outputs', { runId: reference!.id });
+    const outputs = await callApi(backend, 'runs:outputs', { runId: reference!.id });
     expect(outputs.total).toBe(3);
     expect(outputs.items[0]!.question).toBe('Describe the image.');
     expect(Array.isArray(outputs.items[0]!.marks)).toBe(true);
-    const img = await call<{ width: number }>(backend, 'images:get', { ref: outputs.items[0]!.image });
+    const img = await callApi(backend, 'images:get', { ref: outputs.items[0]!.image });
     expect(img.width).toBe(16);
     expect(progress.at(-1)).toBe('done');
 
     // Ask the run's model about a dataset image (a short-lived trainer process answers).
-    const asked = await call<{ runId: number; answer: string; objects: unknown[] }>(backend, 'runs:ask', { runId: reference!.id, image: `record:${dataset.id}:0`, question: 'Describe the image.', maxTokens: 8 });
+    const asked = await callApi(backend, 'runs:ask', { runId: reference!.id, image: `record:${dataset.id}:0`, question: 'Describe the image.', maxTokens: 8 });
     expect(asked.runId).toBe(reference!.id);
     expect(typeof asked.answer).toBe('string');
     expect(Array.isArray(asked.objects)).toBe(true);
