@@ -33,16 +33,17 @@ export async function prepareStudy(settings: StudySettings, hooks: StudyHooks = 
   const datasetDir = path.join(settings.outDir, 'dataset');
   const evalDir = path.join(settings.outDir, 'eval-scenes');
   const heldOutFile = path.join(settings.outDir, 'held-out-pairs.json');
-  const pairSettings = {
+  const sampling = {
     base: path.resolve(settings.baseDir),
     seed: settings.worldSeed,
     scenes: settings.pairScenes,
     samplesPerQuestion: settings.samplesPerQuestion,
     temperature: settings.temperature,
-    // Only stamped when used, so datasets built before the option still match.
-    ...(settings.popePairs > 0 ? { popePairs: settings.popePairs } : {}),
   };
-  const heldSettings = { ...pairSettings, relianceScenes: settings.relianceScenes };
+  // popePairs is only stamped when used, so datasets built before the option still match; the
+  // held-out pairs (descriptions only) do not depend on it.
+  const pairSettings = { ...sampling, ...(settings.popePairs > 0 ? { popePairs: settings.popePairs } : {}) };
+  const heldSettings = { ...sampling, relianceScenes: settings.relianceScenes };
 
   let base: { model: Vlm; tokenizer: WordTokenizer } | null = null;
   const getBase = async () => (base ??= await loadBase(settings.baseDir));

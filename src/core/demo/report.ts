@@ -119,6 +119,7 @@ export function renderReport(r: StudyResults, images: ReadonlyMap<string, string
     ['wall time', `${(r.wallSeconds / 60).toFixed(1)} min`],
   ];
   if (r.command) kv.push(['command', r.command]);
+  const ratios = ratiosLine(r.arms);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(title)}</title><style>${CSS}</style></head>
@@ -130,7 +131,7 @@ ${r.notes.map((n) => `<p class="note">${escapeHtml(n)}</p>`).join('')}
 <h2>Held-out results</h2>
 ${resultsHtml(r)}
 <p class="muted small">Rates in %, image reliance = mean logp(y_w|m) − logp(y_w|m') in nats on held-out pairs (m' = crop 1-20%). Bold: best arm in the row.</p>
-${ratiosLine(r.arms) ? `<p data-testid="ratios">${escapeHtml(ratiosLine(r.arms).trim())}</p>` : ''}
+${ratios ? `<p data-testid="ratios">${escapeHtml(ratios.trim())}</p>` : ''}
 <p class="muted small" data-testid="mechanism-note">${escapeHtml(MECHANISM_NOTE)}</p>
 <h2>Training curves${seeds > 1 ? ' (first seed)' : ''}</h2>
 <div class="charts">${chartsHtml(r)}</div>
