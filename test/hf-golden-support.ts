@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readHeader, readTensor } from '../src/core/hf/weights';
+import type { LoopConfig } from '../src/core/train/config';
+import type { PreferenceSource } from '../src/core/train/types';
 import { PYTHON, REPO_ROOT } from './python-env';
 
 export const GOLDEN_ROOT = join(REPO_ROOT, 'test', 'fixtures', 'hf-golden');
@@ -102,6 +104,33 @@ export function hwcFromPixelValues(t: Tensor, mean: readonly number[], std: read
   const out = new Float32Array(S * S * 3);
   for (let c = 0; c < 3; c++) for (let i = 0; i < S * S; i++) out[i * 3 + c] = t.data[c * S * S + i] * std[c] + mean[c];
   return out;
+}
+
+/**
+ * The golden's one preference pair as a training source: m and m' are transformers' own
+ * pixel_values (undone to HWC with the model's mean/std); m' is the golden's, whatever the loop asks.
+ */
+export function goldenPairSource(g: Golden, image: { mean: readonly number[]; std: readonly number[] }): PreferenceSource {
+  const S = g.json.image_size;
+  const m = hwcFromPixelValues(tensor(g, 'pixel_values'), image.mean, image.std);
+  const negative = hwcFromPixelValues(tensor(g, 'pixel_values_neg'), image.mean, image.std);
+  return {
+    size: 1,
+    imageShape: [S, S],
+    example: () => ({ id: 'golden', image: m, promptIds: g.json.prompt_ids, chosenIds: g.json.chosen_ids, rejectedIds: g.json.rejected_ids }),
+    negative: () => negative,
+  };
+}
+
+/** The loop as the golden's steps were made: constant lr, the fixture's AdamW and clipping, one pair per step, in order. */
+export function goldenLoopConfig(g: Golden, objective: LoopConfig['objective'], steps: number): Partial<LoopConfig> {
+  const s = g.json.settings;
+  return {
+    objective,
+    learningRate: s.adamw.lr, schedule: 'constant', warmupRatio: 0, maxGradNorm: s.max_grad_norm,
+    weightDecay: s.adamw.weight_decay, adamBeta1: s.adamw.betas[0], adamBeta2: s.adamw.betas[1], adamEps: s.adamw.eps,
+    batchSize: 1, gradAccum: 1, epochs: steps, maxSteps: steps, shuffle: false, negativeFixedPerPair: true, checkpointDir: null,
+  };
 }
 
 /** HF pixel_values -> the model's normalised [S, S, 3] input, values unchanged (a transpose). */

@@ -22,11 +22,9 @@ import type { HfBatch } from '../src/core/hf/model';
 import { tempDir } from '../src/core/hf/testing/helpers';
 import { preferenceLoss } from '../src/core/objective/loss';
 import { objectiveConfig } from '../src/core/objective/variants';
-import type { Rng } from '../src/core/rng';
 import { trainPreference } from '../src/core/train/loop';
-import type { PreferenceSource } from '../src/core/train/types';
 import type { Family, Golden } from './hf-golden-support';
-import { FAMILIES, GOLDEN_ROOT, hwcFromPixelValues, hwcNormalised, maxAbsDiff, readGolden, readSafetensors, relDiff, runPython, tensor } from './hf-golden-support';
+import { FAMILIES, GOLDEN_ROOT, goldenLoopConfig, goldenPairSource, hwcFromPixelValues, hwcNormalised, maxAbsDiff, readGolden, readSafetensors, relDiff, runPython, tensor } from './hf-golden-support';
 import { PYTHON_SKIP_REASON, describeWithPython } from './python-env';
 
 /** Worst deviations per family and quantity, printed at the end (the README's table). */
@@ -193,25 +191,9 @@ describe.each(FAMILIES)('HF golden %s: ours vs transformers + PEFT', (family) =>
       dir = await tempDir(`golden-${family}`);
       const m = loaded.model;
       await importPeftAdapter(g.adapterDir, m);
-      const { mean, std } = m.config.image;
-      const S = g.json.image_size;
-      const image = hwcFromPixelValues(tensor(g, 'pixel_values'), mean, std);
-      const negative = hwcFromPixelValues(tensor(g, 'pixel_values_neg'), mean, std);
       // One pair; m' is the golden's own m' image (the loop asks the source for it).
-      const source: PreferenceSource = {
-        size: 1,
-        imageShape: [S, S],
-        example: () => ({ id: 'golden', image, promptIds: g.json.prompt_ids, chosenIds: g.json.chosen_ids, rejectedIds: g.json.rejected_ids }),
-        negative: (_i: number, _e: number, _r: Rng) => negative,
-      };
-      const s = g.json.settings;
       const events: number[] = [];
-      await trainPreference(m, source, {
-        objective: objectiveConfig('mdpo', { beta: s.beta }),
-        learningRate: s.adamw.lr, schedule: 'constant', warmupRatio: 0, maxGradNorm: s.max_grad_norm,
-        weightDecay: s.adamw.weight_decay, adamBeta1: s.adamw.betas[0], adamBeta2: s.adamw.betas[1], adamEps: s.adamw.eps,
-        batchSize: 1, gradAccum: 1, epochs: 1, maxSteps: 1, shuffle: false, negativeFixedPerPair: true, checkpointDir: null,
-      }, { onStep: (e) => events.push(e.metrics.loss ?? NaN) });
+      await trainPreference(m, goldenPairSource(g, m.config.image), goldenLoopConfig(g, objectiveConfig('mdpo', { beta: g.json.settings.beta }), 1), { onStep: (e) => events.push(e.metrics.loss ?? NaN) });
       expect(events).toHaveLength(1);
       record(family, 'loss', Math.abs(events[0] - g.json.loss));
       const b0 = batchOf('pixel_values', g.json.chosen_ids);

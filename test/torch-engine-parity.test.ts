@@ -16,8 +16,7 @@ import { loadHfModel } from '../src/core/hf/load';
 import { tempDir } from '../src/core/hf/testing/helpers';
 import { objectiveConfig } from '../src/core/objective/variants';
 import { trainPreference } from '../src/core/train/loop';
-import type { PreferenceSource } from '../src/core/train/types';
-import { hwcFromPixelValues, maxAbsDiff, readGolden, readSafetensors, tensor, type Family } from './hf-golden-support';
+import { goldenLoopConfig, goldenPairSource, maxAbsDiff, readGolden, readSafetensors, type Family } from './hf-golden-support';
 import { PYTHON, PYTHON_SKIP_REASON, REPO_ROOT, describeWithPython } from './python-env';
 
 const STEPS = 4;
@@ -46,24 +45,9 @@ describeWithPython.each(['llava-qwen2', 'smolvlm'] as Family[])(`tfjs and torch 
     m.recompute = false;
     try {
       await importPeftAdapter(g.adapterDir, m);
-      const { mean, std } = m.config.image;
-      const S = g.json.image_size;
-      const image = hwcFromPixelValues(tensor(g, 'pixel_values'), mean, std);
-      const negative = hwcFromPixelValues(tensor(g, 'pixel_values_neg'), mean, std);
-      const source: PreferenceSource = {
-        size: 1,
-        imageShape: [S, S],
-        example: () => ({ id: 'golden', image, promptIds: g.json.prompt_ids, chosenIds: g.json.chosen_ids, rejectedIds: g.json.rejected_ids }),
-        negative: () => negative,
-      };
       const s = g.json.settings;
       const ours: Record<string, number>[] = [];
-      await trainPreference(m, source, {
-        objective: objectiveConfig('mdpo', { beta: s.beta, delta: s.delta }),
-        learningRate: s.adamw.lr, schedule: 'constant', warmupRatio: 0, maxGradNorm: s.max_grad_norm,
-        weightDecay: s.adamw.weight_decay, adamBeta1: s.adamw.betas[0], adamBeta2: s.adamw.betas[1], adamEps: s.adamw.eps,
-        batchSize: 1, gradAccum: 1, epochs: STEPS, maxSteps: STEPS, shuffle: false, negativeFixedPerPair: true, checkpointDir: null,
-      }, { onStep: (e) => ours.push(e.metrics) });
+      await trainPreference(m, goldenPairSource(g, m.config.image), goldenLoopConfig(g, objectiveConfig('mdpo', { beta: s.beta, delta: s.delta }), STEPS), { onStep: (e) => ours.push(e.metrics) });
 
       await torchRun;
       const theirs = JSON.parse(await readFile(join(out, 'steps.json'), 'utf8')) as Record<string, number>[];
